@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class EmployeeMapping(models.Model):
+    """Which person a connection's remote record is, and what it last said."""
+
+    class State(models.TextChoices):
+        LINKED = "linked", "Linked"
+        IGNORED = "ignored", "Ignored"
+        CONFLICT = "conflict", "Conflict"
+
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.CASCADE, related_name="employee_mappings"
+    )
+    remote_id = models.CharField(max_length=200)
+    person = models.ForeignKey(
+        "people.Person",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="employee_mappings",
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.LINKED)
+    remote_name = models.CharField(max_length=300, blank=True)
+    remote_email = models.CharField(max_length=254, blank=True)
+    remote_status = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True, help_text="Why the record is in conflict.")
+    last_seen_run = models.ForeignKey(
+        "connections.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["connection", "remote_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "remote_id"], name="employee_mapping_unique_remote_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.remote_id} → {self.person or self.get_state_display()}"
+
+
+class DepotMapping(models.Model):
+    """A remote location and the depot it stands for (none until mapped)."""
+
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.CASCADE, related_name="depot_mappings"
+    )
+    remote_location_id = models.CharField(max_length=200)
+    remote_name = models.CharField(max_length=300, blank=True)
+    depot = models.ForeignKey(
+        "people.Depot", null=True, blank=True, on_delete=models.SET_NULL, related_name="mappings"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["connection", "remote_name", "remote_location_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "remote_location_id"],
+                name="depot_mapping_unique_remote_location",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.remote_name or self.remote_location_id} → {self.depot or '—'}"
