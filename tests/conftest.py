@@ -21,7 +21,10 @@ def need_service(available: bool, what: str) -> None:
     pytest.skip(f"{what} is not available on this machine")
 
 
-@pytest.fixture(autouse=True)
-def _celery_eager(settings):
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
     # Unit tests run tasks in-process; the worker tests start a real worker.
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from hrsync.celery import app
+
+    app.conf.task_always_eager = True
+    yield
