@@ -1,0 +1,76 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from connections import services
+from connections.models import Connection, SyncRun
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "enabled", "background_sync", "last_check_ok", "next_sync_at")
+    list_filter = ("kind", "enabled", "background_sync")
+    search_fields = ("name",)
+    # Credentials are encrypted and write-only: they are set through the
+    # connection's settings page or `manage.py connections set`, never shown.
+    exclude = ("secrets",)
+    readonly_fields = ("last_check_ok", "last_check_message", "last_check_at", "created_at", "updated_at")
+    actions = ("sync_all_now", "dry_run_now")
+
+    def _start(self, request: HttpRequest, queryset: QuerySet[Connection], *, dry_run: bool) -> None:
+        for connection in queryset:
+            try:
+                run = services.sync_run_start(
+                    connection=connection,
+                    scope=SyncRun.Scope.ALL,
+                    dry_run=dry_run,
+                    trigger=SyncRun.Trigger.MANUAL,
+                    user=request.user,
+                )
+            except services.SyncAlreadyRunning as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            else:
+                kind = "Dry run" if dry_run else "Sync"
+                self.message_user(request, f"{kind} #{run.pk} of {connection.name} queued.", messages.SUCCESS)
+
+    @admin.action(description="Sync all data now")
+    def sync_all_now(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        self._start(request, queryset, dry_run=False)
+
+    @admin.action(description="Dry run now (shows what a sync would change)")
+    def dry_run_now(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
+        self._start(request, queryset, dry_run=True)
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = ("id", "connection", "scope", "dry_run", "trigger", "status", "created_at", "finished_at")
+    list_filter = ("status", "dry_run", "trigger", "connection")
+    actions = ("approve", "reject")
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Approve blocked runs (apply their changes)")
+    def approve(self, request: HttpRequest, queryset: QuerySet[SyncRun]) -> None:
+        for run in queryset:
+            try:
+                services.sync_run_approve(run=run, user=request.user)
+            except (services.SyncRunStateError, services.SyncAlreadyRunning) as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            else:
+                self.message_user(request, f"Run #{run.pk} approved and queued.", messages.SUCCESS)
+
+    @admin.action(description="Reject blocked runs (change nothing)")
+    def reject(self, request: HttpRequest, queryset: QuerySet[SyncRun]) -> None:
+        for run in queryset:
+            try:
+                services.sync_run_reject(run=run, user=request.user)
+            except services.SyncRunStateError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            else:
+                self.message_user(request, f"Run #{run.pk} rejected.", messages.SUCCESS)

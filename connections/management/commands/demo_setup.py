@@ -1,0 +1,38 @@
+"""First-run setup for the embedded quick start (idempotent).
+
+Creates an ``admin`` superuser when there is none, and a connection to the
+bundled sample roster when there are no connections, so a new user has
+something to sync straight away.
+"""
+
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from connections.models import Connection
+from connections.services import connection_create
+from connectors.registry import enabled_kinds
+
+SAMPLE_NAME = "Sample HR data"
+
+
+class Command(BaseCommand):
+    help = "Create the first admin login and the sample connection, if missing."
+
+    def handle(self, *args, **options) -> None:
+        User = get_user_model()
+        if not User.objects.filter(is_superuser=True).exists():
+            password = os.environ.get("HRSYNC_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            User.objects.create_superuser("admin", email="", password=password)
+            if os.environ.get("HRSYNC_ADMIN_PASSWORD"):
+                self.stdout.write("Created the admin login 'admin' with HRSYNC_ADMIN_PASSWORD.")
+            else:
+                # Shown once, on this terminal only; change it after signing in.
+                self.stdout.write(
+                    self.style.SUCCESS(f"Created the admin login: username 'admin', password '{password}'")
+                )
+        if "sample" in enabled_kinds() and not Connection.objects.exists():
+            connection = connection_create(kind="sample", name=SAMPLE_NAME)
+            self.stdout.write(f"Created the connection '{connection.name}' (bundled demo roster).")

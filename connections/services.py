@@ -1,0 +1,543 @@
+"""Connections and sync runs: the operations the UI, CLI and tasks call.
+
+Every function here is keyword-only and named ``<noun>_<verb>``. Views,
+commands and Celery tasks stay thin and call these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from connections.models import Connection, SyncRun
+from connections.sync import (
+    PlanSettings,
+    SyncPlan,
+    apply_plan,
+    directory_fingerprint,
+    directory_state_load,
+    plan,
+)
+from connectors.base import Check, Connector, ConnectorError
+from connectors.registry import connector_class
+from hrsync.people.models import Person
+
+logger = logging.getLogger(__name__)
+
+Status = SyncRun.Status
+T = TypeVar("T")
+
+#: Options of a connection that ``connection_update`` accepts besides the
+#: connector's own fields.
+CONNECTION_OPTIONS = ("background_sync", "credential_notifications", "safeguard_percent", "safeguard_min", "enabled")
+
+
+class SyncAlreadyRunning(Exception):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(f"A sync is already running for {connection.name}.")
+
+
+class SyncRunStateError(Exception):
+    """The run is not in a state that allows the requested action."""
+
+
+# -- connections -------------------------------------------------------------
+
+
+def connector_for(*, connection: Connection) -> Connector:
+    cls = connector_class(connection.kind)
+    return cls(config=connection.config, secrets=connection.secrets, field_map=connection.field_map)
+
+
+def _parse_bool(value: str) -> bool:
+    lowered = str(value).strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValidationError(f"'{value}' is not yes/no (use true or false).")
+
+
+def connection_apply_values(*, connection: Connection, values: Mapping[str, str]) -> None:
+    """Validate KEY=VALUE settings and set them on ``connection`` (unsaved).
+
+    Keys are the connector form's fields (secret ones are stored encrypted),
+    the connection options, ``status_map.<Vendor status>`` and
+    ``field_map.<person field>``. A blank secret keeps the stored one.
+    """
+    cls = connector_class(connection.kind)
+    values = dict(values)
+    for key in [k for k in values if k.startswith("status_map.")]:
+        vendor_status, person_status = key.removeprefix("status_map."), values.pop(key)
+        if person_status not in Person.Status.values:
+            choices = ", ".join(Person.Status.values)
+            raise ValidationError(f"'{person_status}' is not a person status. Use one of: {choices}.")
+        connection.status_map = {**connection.status_map, vendor_status: person_status}
+    for key in [k for k in values if k.startswith("field_map.")]:
+        field_name, remote_name = key.removeprefix("field_map."), values.pop(key).strip()
+        field_map = {**connection.field_map}
+        if remote_name:
+            field_map[field_name] = remote_name
+        else:
+            field_map.pop(field_name, None)
+        connection.field_map = field_map
+    for option in CONNECTION_OPTIONS:
+        if option in values:
+            raw = values.pop(option)
+            if option.startswith("safeguard_"):
+                try:
+                    setattr(connection, option, int(raw))
+                except ValueError as exc:
+                    raise ValidationError(f"{option} must be a whole number.") from exc
+            else:
+                setattr(connection, option, _parse_bool(raw))
+    if "sync_interval_hours" in values:
+        connection.sync_interval = dt.timedelta(hours=float(values.pop("sync_interval_hours")))
+
+    form_fields = cls.config_form.base_fields
+    unknown = sorted(set(values) - set(form_fields))
+    if unknown:
+        known = ", ".join([*form_fields, *CONNECTION_OPTIONS, "status_map.<status>", "field_map.<field>"])
+        raise ValidationError(f"Unknown setting(s) {', '.join(unknown)}. Known: {known}.")
+    current = {**connection.config}
+    data = {name: current.get(name, "") for name in form_fields if name not in cls.secret_fields}
+    data.update({k: v for k, v in values.items()})
+    for name in cls.secret_fields:
+        # Blank means "keep the stored secret": it is never shown, so it can't be re-typed.
+        if not data.get(name):
+            data[name] = connection.secrets.get(name, "")
+    form = cls.config_form(data=data)
+    if not form.is_valid():
+        errors = "; ".join(
+            f"{name}: {' '.join(messages)}" if name != "__all__" else " ".join(messages)
+            for name, messages in form.errors.items()
+        )
+        raise ValidationError(errors)
+    cleaned = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+    connection.config = {k: v for k, v in cleaned.items() if k not in cls.secret_fields}
+    connection.secrets = {k: v for k, v in cleaned.items() if k in cls.secret_fields}
+    connection.full_clean(exclude=["secrets"])
+
+
+def connection_create(*, kind: str, name: str, values: Mapping[str, str] | None = None) -> Connection:
+    connection = Connection(kind=kind, name=name.strip())
+    connection.full_clean(exclude=["secrets", "config"])
+    connection.status_map = dict(connector_class(kind).default_status_map)
+    connection_apply_values(connection=connection, values=values or {})
+    connection.save()
+    return connection
+
+
+def connection_update(*, connection: Connection, values: Mapping[str, str]) -> Connection:
+    connection_apply_values(connection=connection, values=values)
+    if connection.background_sync and connection.next_sync_at is None:
+        connection.next_sync_at = timezone.now()
+    connection.save()
+    return connection
+
+
+def connection_record_health(*, connection: Connection, ok: bool, message: str) -> None:
+    # A queryset update: health is not part of what a plan depends on, so it
+    # must not touch updated_at (the directory fingerprint reads it).
+    now = timezone.now()
+    Connection.objects.filter(pk=connection.pk).update(
+        last_check_ok=ok, last_check_message=message, last_check_at=now
+    )
+    connection.last_check_ok, connection.last_check_message, connection.last_check_at = ok, message, now
+
+
+def connection_check(*, connection: Connection) -> Check:
+    """"Test connection": ask the connector, record the health on the row."""
+    try:
+        check = connector_for(connection=connection).check()
+    except ConnectorError as exc:
+        check = Check(ok=False, message=exc.message)
+    except Exception:
+        logger.exception("Connection check crashed for connection %s", connection.pk)
+        check = Check(ok=False, message="The check failed unexpectedly; see the server log.")
+    connection_record_health(connection=connection, ok=check.ok, message=check.message)
+    return check
+
+
+def connection_find(*, id_or_name: str) -> Connection:
+    query = Q(name=id_or_name)
+    if str(id_or_name).isdigit():
+        query |= Q(pk=int(id_or_name))
+    found = list(Connection.objects.filter(query)[:2])
+    if not found:
+        raise Connection.DoesNotExist(f"No connection with id or name '{id_or_name}'.")
+    return found[0]
+
+
+# -- starting runs -------------------------------------------------------------
+
+
+def sync_run_start(
+    *,
+    connection: Connection,
+    scope: str = SyncRun.Scope.ALL,
+    dry_run: bool = False,
+    trigger: str = SyncRun.Trigger.MANUAL,
+    user=None,
+    applied_from: SyncRun | None = None,
+    enqueue: bool = True,
+) -> SyncRun:
+    """Create a queued run and (after commit) hand it to a worker.
+
+    The database refuses a second queued/running run for one connection, so
+    two clicks, the scheduler and the CLI cannot race each other.
+    """
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                connection=connection,
+                scope=scope,
+                dry_run=dry_run,
+                trigger=trigger,
+                requested_by=user if getattr(user, "is_authenticated", False) else None,
+                applied_from=applied_from,
+            )
+    except IntegrityError as exc:
+        if SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES).exists():
+            raise SyncAlreadyRunning(connection) from exc
+        raise
+    if enqueue:
+        _enqueue(run)
+    return run
+
+
+def _enqueue(run: SyncRun) -> None:
+    from connections.tasks import run_sync
+
+    transaction.on_commit(lambda: run_sync.delay(run.pk))
+
+
+def sync_run_apply_dry_run(
+    *, dry_run: SyncRun, user=None, trigger: str = SyncRun.Trigger.MANUAL, enqueue: bool = True
+) -> SyncRun:
+    if not dry_run.dry_run or dry_run.status not in (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS):
+        raise SyncRunStateError(f"Run #{dry_run.pk} is not a finished dry run, so it cannot be applied.")
+    return sync_run_start(
+        connection=dry_run.connection,
+        scope=dry_run.scope,
+        dry_run=False,
+        trigger=trigger,
+        user=user,
+        applied_from=dry_run,
+        enqueue=enqueue,
+    )
+
+
+def sync_run_approve(*, run: SyncRun, user=None, enqueue: bool = True) -> SyncRun:
+    """Apply exactly the changes of a run the safeguard blocked."""
+    with transaction.atomic():
+        locked = SyncRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != Status.BLOCKED:
+            raise SyncRunStateError(f"Run #{run.pk} is {locked.get_status_display().lower()}, not blocked.")
+        try:
+            with transaction.atomic():
+                SyncRun.objects.filter(pk=run.pk).update(
+                    status=Status.QUEUED,
+                    decided_by=user if getattr(user, "is_authenticated", False) else None,
+                    decided_at=timezone.now(),
+                    error="",
+                )
+        except IntegrityError as exc:
+            raise SyncAlreadyRunning(run.connection) from exc
+    run.refresh_from_db()
+    if enqueue:
+        _enqueue(run)
+    return run
+
+
+def sync_run_reject(*, run: SyncRun, user=None) -> SyncRun:
+    updated = SyncRun.objects.filter(pk=run.pk, status=Status.BLOCKED).update(
+        status=Status.CANCELLED,
+        decided_by=user if getattr(user, "is_authenticated", False) else None,
+        decided_at=timezone.now(),
+        error="Rejected by an admin: nothing was changed.",
+        finished_at=timezone.now(),
+    )
+    if not updated:
+        raise SyncRunStateError(f"Run #{run.pk} is not blocked, so there is nothing to reject.")
+    run.refresh_from_db()
+    return run
+
+
+# -- executing a run -------------------------------------------------------------
+
+
+class _Progress:
+    """Heartbeat and progress, written at most every ``every`` records."""
+
+    def __init__(self, run: SyncRun, every: int = 500) -> None:
+        self.run, self.every, self.done = run, every, 0
+
+    def stage(self, stage: str, *, total: int | None = None) -> None:
+        self.done = 0
+        self._write(progress_stage=stage, progress_done=0, progress_total=total)
+
+    def count(self, items: Iterable[T]) -> Iterator[T]:
+        for item in items:
+            yield item
+            self.done += 1
+            if self.done % self.every == 0:
+                self._write(progress_done=self.done)
+        self._write(progress_done=self.done)
+
+    def _write(self, **fields: Any) -> None:
+        SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now(), **fields)
+
+
+def sync_run_execute(*, run_id: int) -> SyncRun:
+    """Run a queued sync to its end. Never raises for a failed sync: the
+    failure is saved on the run."""
+    claimed = SyncRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+        status=Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    run = SyncRun.objects.select_related("connection", "applied_from").get(pk=run_id)
+    if not claimed:
+        logger.info("Sync run %s is %s; not running it again.", run_id, run.status)
+        return run
+    try:
+        _execute(run)
+    except ConnectorError as exc:
+        if exc.permanent:
+            connection_record_health(connection=run.connection, ok=False, message=exc.message)
+        _finish(run, status=Status.FAILED, error=f"{exc.message} Nothing was changed.")
+    except _StalePlan as exc:
+        _finish(run, status=Status.FAILED, error=str(exc))
+    except Exception:
+        logger.exception("Sync run %s crashed", run_id)
+        _finish(
+            run,
+            status=Status.FAILED,
+            error="The sync stopped on an unexpected error and nothing was changed. "
+            "The details are in the server log.",
+        )
+    run.refresh_from_db()
+    return run
+
+
+class _StalePlan(Exception):
+    pass
+
+
+def _plan_settings(connection: Connection, connector: Connector) -> PlanSettings:
+    return PlanSettings(
+        connection_id=connection.pk,
+        connection_name=connection.name,
+        status_map=connection.status_map,
+        provides=connector.provides,
+        full_snapshot=connector.full_snapshot,
+    )
+
+
+def _execute(run: SyncRun) -> None:
+    connection = run.connection
+    progress = _Progress(run)
+
+    if run.decided_at and run.report:
+        # An approved blocked run: apply exactly what the admin approved.
+        approved = SyncPlan.from_report(run.report)
+        if directory_fingerprint(connection_id=connection.pk) != approved.directory_hash:
+            raise _StalePlan(
+                "The directory changed after this run was blocked (people were edited or another "
+                "sync ran), so the approved changes were not applied. Start a new sync to review "
+                "the current changes."
+            )
+        _apply_and_finish(run, approved, progress)
+        return
+
+    connector = connector_for(connection=connection)
+    scope = run.scope
+    locations = employees = None
+    if scope in (SyncRun.Scope.LOCATIONS, SyncRun.Scope.ALL) and "locations" in connector.capabilities:
+        progress.stage(f"Reading locations from {connector.label}")
+        locations = list(progress.count(connector.fetch_locations()))
+    if scope in (SyncRun.Scope.EMPLOYEES, SyncRun.Scope.ALL):
+        progress.stage(f"Reading employees from {connector.label}")
+        employees = list(progress.count(connector.fetch_employees()))
+    connection_record_health(connection=connection, ok=True, message=f"Connected to {connector.describe()}.")
+
+    progress.stage("Planning")
+    directory_hash = directory_fingerprint(connection_id=connection.pk)
+    state = directory_state_load(connection_id=connection.pk)
+    the_plan = plan(
+        settings=_plan_settings(connection, connector),
+        state=state,
+        employees=employees,
+        locations=locations,
+    )
+    the_plan.directory_hash = directory_hash
+
+    source = run.applied_from
+    if source is not None and source.report:
+        previous = SyncPlan.from_report(source.report)
+        if (previous.source_hash, previous.directory_hash) == (the_plan.source_hash, directory_hash):
+            previous.notes.append(f"Applied dry run #{source.pk} exactly as previewed.")
+            the_plan = previous
+        else:
+            the_plan.notes.append(
+                f"The source or the directory changed since dry run #{source.pk}, so this run "
+                "planned again; its changes are listed below."
+            )
+
+    if run.dry_run:
+        _finish(run, status=_final_status(the_plan), report=the_plan.to_report(), counts=the_plan.count())
+        return
+
+    blocked = _safeguard_message(connection, the_plan)
+    if blocked and source is None:
+        _finish(
+            run,
+            status=Status.BLOCKED,
+            report=the_plan.to_report(),
+            counts=the_plan.count(),
+            error=blocked,
+        )
+        return
+    if blocked:
+        # Applying a reviewed dry run is a decision already; say so but go on.
+        the_plan.notes.append(blocked + " It was applied because an admin applied the dry run.")
+    _apply_and_finish(run, the_plan, progress)
+
+
+def _safeguard_message(connection: Connection, the_plan: SyncPlan) -> str:
+    deactivating = len(the_plan.deactivations)
+    limit = the_plan.mapped_count * connection.safeguard_percent / 100
+    if deactivating <= connection.safeguard_min or deactivating <= limit:
+        return ""
+    return (
+        f"This sync would deactivate {deactivating} of {the_plan.mapped_count} people "
+        f"({deactivating * 100 // max(the_plan.mapped_count, 1)} %), more than the safeguard allows "
+        f"({connection.safeguard_percent} %, at least {connection.safeguard_min}). Nothing was changed. "
+        "Review the list, then approve or reject it."
+    )
+
+
+def _final_status(the_plan: SyncPlan) -> str:
+    return Status.COMPLETED_WITH_ERRORS if the_plan.has_problems else Status.SUCCEEDED
+
+
+def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> None:
+    connection = run.connection
+    progress.stage("Applying", total=len(the_plan.changes) + len(the_plan.locations))
+    with transaction.atomic():
+        result = apply_plan(
+            plan=the_plan,
+            connection_id=connection.pk,
+            run_id=run.pk,
+            credential_notifications=connection.credential_notifications,
+        )
+        _finish(
+            run,
+            status=_final_status(the_plan),
+            report=the_plan.to_report(),
+            counts=the_plan.count(),
+        )
+        if result.invite_person_ids:
+            ids = list(result.invite_person_ids)
+            transaction.on_commit(lambda: people_send_invitations(person_ids=ids))
+    # Older blocked runs of this connection described a directory that no longer exists.
+    SyncRun.objects.filter(connection=connection, status=Status.BLOCKED).exclude(pk=run.pk).update(
+        status=Status.CANCELLED,
+        error=f"Superseded by run #{run.pk}: nothing from this run was applied.",
+        finished_at=timezone.now(),
+    )
+
+
+def _finish(run: SyncRun, *, status: str, error: str = "", report=None, counts=None) -> None:
+    fields: dict[str, Any] = {"status": status, "error": error, "finished_at": timezone.now()}
+    if report is not None:
+        fields["report"] = report
+    if counts is not None:
+        fields["counts"] = counts
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), **fields)
+
+
+# -- invitations -------------------------------------------------------------------
+
+
+def people_send_invitations(*, person_ids: list[int]) -> int:
+    """Email each person a link to set their password. Never a password."""
+    sent = 0
+    for person in Person.objects.filter(id__in=person_ids).select_related("user"):
+        user = person.user
+        if user is None or not person.email:
+            continue
+        path = reverse(
+            "password_reset_confirm",
+            kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+        )
+        context = {"person": person, "link": f"{settings.HRSYNC_BASE_URL}{path}", "username": user.get_username()}
+        try:
+            send_mail(
+                subject="Your hrsync login",
+                message=render_to_string("people/invitation_email.txt", context),
+                from_email=None,
+                recipient_list=[person.email],
+            )
+            sent += 1
+        except OSError:
+            logger.warning("Could not send the invitation email to person %s", person.pk, exc_info=True)
+    return sent
+
+
+# -- scheduling -------------------------------------------------------------------
+
+
+def syncs_dispatch_due(*, now: dt.datetime | None = None) -> list[SyncRun]:
+    """Enqueue a run for every connection whose background sync is due."""
+    now = now or timezone.now()
+    due = Connection.objects.filter(enabled=True, background_sync=True).filter(
+        Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+    )
+    started = []
+    for connection in due:
+        # Set the next time first: a connection that is already running is
+        # simply tried again at its next slot instead of every few minutes.
+        Connection.objects.filter(pk=connection.pk).update(next_sync_at=now + connection.sync_interval)
+        try:
+            started.append(
+                sync_run_start(connection=connection, scope=SyncRun.Scope.ALL, trigger=SyncRun.Trigger.SCHEDULE)
+            )
+        except SyncAlreadyRunning:
+            logger.info("Skipping the scheduled sync of %s: a sync is already running.", connection.name)
+    return started
+
+
+def sync_runs_fail_stale(*, now: dt.datetime | None = None) -> int:
+    """Mark runs whose worker died as failed, so the connection can sync again."""
+    now = now or timezone.now()
+    stale_running = SyncRun.objects.filter(
+        status=Status.RUNNING, heartbeat_at__lt=now - dt.timedelta(seconds=settings.HRSYNC_STALE_AFTER)
+    ).update(
+        status=Status.FAILED,
+        finished_at=now,
+        error="The worker running this sync stopped responding, so it was marked failed. "
+        "A sync applies all or nothing, so nothing from it was applied; the next sync starts afresh.",
+    )
+    stale_queued = SyncRun.objects.filter(
+        status=Status.QUEUED, created_at__lt=now - dt.timedelta(seconds=settings.HRSYNC_QUEUED_TIMEOUT)
+    ).update(
+        status=Status.FAILED,
+        finished_at=now,
+        error=f"No worker started this sync within {settings.HRSYNC_QUEUED_TIMEOUT // 60} minutes. "
+        "Check that the hrsync worker is running.",
+    )
+    return stale_running + stale_queued

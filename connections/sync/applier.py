@@ -1,0 +1,283 @@
+"""apply(): write a plan in bulk, inside the caller's transaction.
+
+The caller (``connections.services``) wraps this in ``transaction.atomic()``
+together with the run's final status, so either everything in the plan is
+written and the run says so, or nothing is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from connections.sync.changes import Action, Change, LocationAction, SyncPlan
+from hrsync.people.models import Person
+from mappings.models import DepotMapping, EmployeeMapping
+
+BATCH_SIZE = 1000
+
+#: Columns the plan may set on a Person, besides the manager.
+WRITABLE = frozenset(
+    {
+        "first_name",
+        "last_name",
+        "email",
+        "date_of_birth",
+        "gender",
+        "employee_reference",
+        "mobile_phone",
+        "work_phone",
+        "home_phone",
+        "job_title",
+        "hire_date",
+        "termination_date",
+        "status",
+        "depot_id",
+        "custom_fields",
+        "managed_by_id",
+    }
+)
+DATE_FIELDS = frozenset({"date_of_birth", "hire_date", "termination_date"})
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    #: Person ids that got a new login and should be emailed a set-password link.
+    invite_person_ids: list[int] = field(default_factory=list)
+    created_person_ids: list[int] = field(default_factory=list)
+
+
+def _python_value(name: str, value: Any) -> Any:
+    if name in DATE_FIELDS and isinstance(value, str) and value:
+        return dt.date.fromisoformat(value)
+    return value
+
+
+def apply_plan(
+    *,
+    plan: SyncPlan,
+    connection_id: int,
+    run_id: int,
+    credential_notifications: bool,
+) -> ApplyResult:
+    now = timezone.now()
+    result = ApplyResult()
+    _apply_locations(plan, connection_id, now)
+    if not plan.employees_planned:
+        return result
+    person_id_by_remote = _apply_people(plan, now, result)
+    _apply_managers(plan, connection_id, person_id_by_remote, now)
+    _apply_mappings(plan, connection_id, run_id, person_id_by_remote, now)
+    _apply_logins(plan, person_id_by_remote, credential_notifications, result, now)
+    return result
+
+
+def _apply_locations(plan: SyncPlan, connection_id: int, now: dt.datetime) -> None:
+    new = [
+        DepotMapping(
+            connection_id=connection_id,
+            remote_location_id=c.remote_location_id,
+            remote_name=c.remote_name,
+            depot_id=c.depot_id,
+        )
+        for c in plan.locations
+        if c.action is LocationAction.CREATE
+    ]
+    DepotMapping.objects.bulk_create(new, batch_size=BATCH_SIZE)
+    renamed = [
+        DepotMapping(id=c.mapping_id, remote_name=c.remote_name, updated_at=now)
+        for c in plan.locations
+        if c.action is LocationAction.UPDATE
+    ]
+    DepotMapping.objects.bulk_update(renamed, ["remote_name", "updated_at"], batch_size=BATCH_SIZE)
+
+
+def _apply_people(plan: SyncPlan, now: dt.datetime, result: ApplyResult) -> dict[str, int]:
+    creates = [c for c in plan.changes if c.action is Action.CREATE]
+    new_people = []
+    for change in creates:
+        values = {k: _python_value(k, v) for k, v in change.values.items() if k in WRITABLE}
+        new_people.append(Person(**values, created_at=now, updated_at=now))
+    Person.objects.bulk_create(new_people, batch_size=BATCH_SIZE)
+    person_id_by_remote = {c.remote_id: p.pk for c, p in zip(creates, new_people, strict=True)}
+    result.created_person_ids = [p.pk for p in new_people]
+
+    updates = {
+        c.person_id: c
+        for c in plan.changes
+        if c.action in (Action.LINK, Action.UPDATE, Action.DEACTIVATE, Action.REACTIVATE)
+        and c.person_id is not None
+    }
+    people = Person.objects.in_bulk(list(updates))
+    changed_fields: set[str] = set()
+    for person_id, change in updates.items():
+        person = people.get(person_id)
+        if person is None:
+            # Deleted since planning: the run was re-checked against the
+            # directory fingerprint, so this only happens in a race; skip.
+            continue
+        for name, value in change.values.items():
+            if name in WRITABLE:
+                setattr(person, name, _python_value(name, value))
+                changed_fields.add(name)
+        person.updated_at = now
+        person_id_by_remote[change.remote_id] = person_id
+    if changed_fields:
+        Person.objects.bulk_update(
+            list(people.values()), sorted(changed_fields | {"updated_at"}), batch_size=BATCH_SIZE
+        )
+    return person_id_by_remote
+
+
+def _apply_managers(
+    plan: SyncPlan, connection_id: int, person_id_by_remote: dict[str, int], now: dt.datetime
+) -> None:
+    wanted = {
+        c.remote_id: c.values["manager_remote_id"]
+        for c in plan.changes
+        if "manager_remote_id" in c.values and c.remote_id in person_id_by_remote
+    }
+    if not wanted:
+        return
+    missing = {rid for rid in wanted.values() if rid and rid not in person_id_by_remote}
+    if missing:
+        person_id_by_remote = {
+            **dict(
+                EmployeeMapping.objects.filter(
+                    connection_id=connection_id,
+                    state=EmployeeMapping.State.LINKED,
+                    person__isnull=False,
+                ).values_list("remote_id", "person_id")
+            ),
+            **person_id_by_remote,
+        }
+    rows = [
+        Person(
+            id=person_id_by_remote[rid],
+            manager_id=person_id_by_remote.get(manager_rid) if manager_rid else None,
+            updated_at=now,
+        )
+        for rid, manager_rid in wanted.items()
+    ]
+    Person.objects.bulk_update(rows, ["manager_id", "updated_at"], batch_size=BATCH_SIZE)
+
+
+def _apply_mappings(
+    plan: SyncPlan,
+    connection_id: int,
+    run_id: int,
+    person_id_by_remote: dict[str, int],
+    now: dt.datetime,
+) -> None:
+    new, existing = [], []
+    for change in plan.changes:
+        if change.mapping is None or not change.remote_id:
+            continue
+        row = EmployeeMapping(
+            connection_id=connection_id,
+            remote_id=change.remote_id,
+            person_id=person_id_by_remote.get(change.remote_id, change.person_id),
+            last_seen_run_id=run_id,
+            updated_at=now,
+            **change.mapping,
+        )
+        if change.mapping_id:
+            row.id = change.mapping_id
+            existing.append(row)
+        else:
+            row.created_at = now
+            new.append(row)
+    EmployeeMapping.objects.bulk_create(new, batch_size=BATCH_SIZE)
+    EmployeeMapping.objects.bulk_update(
+        existing,
+        [
+            "person_id",
+            "state",
+            "remote_name",
+            "remote_email",
+            "remote_status",
+            "message",
+            "last_seen_run_id",
+            "updated_at",
+        ],
+        batch_size=BATCH_SIZE,
+    )
+    # Everything else still in the source was seen by this run too. One
+    # statement, however large the roster; those missing keep their last run.
+    missing = {c.remote_id for c in plan.changes if c.remote_id not in plan.seen_remote_ids}
+    (
+        EmployeeMapping.objects.filter(connection_id=connection_id)
+        .exclude(remote_id__in=missing)
+        .exclude(last_seen_run_id=run_id)
+        .update(last_seen_run_id=run_id)
+    )
+
+
+def _apply_logins(
+    plan: SyncPlan,
+    person_id_by_remote: dict[str, int],
+    credential_notifications: bool,
+    result: ApplyResult,
+    now: dt.datetime,
+) -> None:
+    """Deactivation disables the login; reactivation enables it again.
+
+    With credential notifications on, a person created or first linked with an
+    email gets a login without a usable password, and (after commit) an email
+    with a link to set one.
+    """
+    gone = Person.GONE_STATUSES
+    status_by_person = {
+        person_id_by_remote.get(c.remote_id, c.person_id): c.values["status"]
+        for c in plan.changes
+        if c.action in (Action.LINK, Action.DEACTIVATE, Action.REACTIVATE) and "status" in c.values
+    }
+    User = get_user_model()
+    disable = [pid for pid, status in status_by_person.items() if status in gone]
+    enable = [pid for pid, status in status_by_person.items() if status not in gone]
+    if disable:
+        User.objects.filter(person__in=disable, is_active=True).update(is_active=False)
+    if enable:
+        User.objects.filter(person__in=enable, is_active=False).update(is_active=True)
+
+    if not credential_notifications:
+        return
+    candidates = [
+        person_id_by_remote[c.remote_id]
+        for c in plan.changes
+        if c.action in (Action.CREATE, Action.LINK)
+        and c.remote_id in person_id_by_remote
+        and c.values.get("status", "active") not in gone
+    ]
+    people = [
+        p
+        for p in Person.objects.filter(id__in=candidates, user__isnull=True).exclude(email="")
+    ]
+    taken = set(
+        User.objects.annotate(u=Lower("username"))
+        .filter(u__in=[p.email.lower() for p in people])
+        .values_list("u", flat=True)
+    )
+    users, invited = [], []
+    for person in people:
+        username = person.email.strip().lower()
+        if username in taken:
+            # Never attach a synced person to a login somebody already has
+            # (it could be an admin's); an admin links them by hand.
+            continue
+        taken.add(username)
+        user = User(username=username, email=person.email.strip(), is_active=True)
+        user.set_unusable_password()
+        users.append(user)
+        invited.append(person)
+    User.objects.bulk_create(users, batch_size=BATCH_SIZE)
+    for person, user in zip(invited, users, strict=True):
+        person.user_id = user.pk
+        person.updated_at = now
+    Person.objects.bulk_update(invited, ["user_id", "updated_at"], batch_size=BATCH_SIZE)
+    result.invite_person_ids = [p.pk for p in invited]

@@ -1,0 +1,163 @@
+"""What a sync would do: a plan of one Change per record.
+
+A plan is plain data. It is what a dry run stores as its report, what an
+admin reviews, and what ``apply()`` executes — either straight after planning
+or later, from the stored report, when a dry run or a blocked run is applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    LINK = "link"
+    UPDATE = "update"
+    DEACTIVATE = "deactivate"
+    REACTIVATE = "reactivate"
+    UNCHANGED = "unchanged"
+    CONFLICT = "conflict"
+    ERROR = "error"
+
+
+#: Action → the key it is counted under in a run's counts.
+COUNT_KEYS: dict[Action, str] = {
+    Action.CREATE: "created",
+    Action.LINK: "linked",
+    Action.UPDATE: "updated",
+    Action.UNCHANGED: "unchanged",
+    Action.DEACTIVATE: "deactivated",
+    Action.REACTIVATE: "reactivated",
+    Action.CONFLICT: "conflicts",
+    Action.ERROR: "errors",
+}
+
+#: Actions that write to a Person.
+WRITING_ACTIONS = frozenset(
+    {Action.CREATE, Action.LINK, Action.UPDATE, Action.DEACTIVATE, Action.REACTIVATE}
+)
+
+
+@dataclass(slots=True)
+class Change:
+    """One remote record's outcome.
+
+    ``fields`` is for people: field → [old, new] as display strings.
+    ``values`` is for the applier: field → new value in JSON form (dates as
+    ISO strings, ``depot_id``, ``manager_remote_id``, ``custom_fields``).
+    ``mapping`` is the EmployeeMapping row to write (state and the remote
+    snapshot); ``mapping_id`` is set when the row exists already.
+    """
+
+    action: Action
+    remote_id: str
+    person_id: int | None = None
+    email: str = ""
+    name: str = ""
+    fields: dict[str, list[Any]] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    mapping: dict[str, Any] | None = None
+    mapping_id: int | None = None
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    position: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["action"] = str(self.action)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        return cls(**{**data, "action": Action(data["action"])})
+
+
+class LocationAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(slots=True)
+class LocationChange:
+    action: LocationAction
+    remote_location_id: str
+    remote_name: str
+    old_name: str = ""
+    mapping_id: int | None = None
+    depot_id: int | None = None
+    depot_name: str = ""
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["action"] = str(self.action)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LocationChange:
+        return cls(**{**data, "action": LocationAction(data["action"])})
+
+
+@dataclass(slots=True)
+class SyncPlan:
+    changes: list[Change] = field(default_factory=list)
+    locations: list[LocationChange] = field(default_factory=list)
+    #: Remote ids in the snapshot (for last-seen bookkeeping); not stored.
+    seen_remote_ids: set[str] = field(default_factory=set)
+    #: How many people were mapped to this connection when planning.
+    mapped_count: int = 0
+    source_hash: str = ""
+    directory_hash: str = ""
+    employees_planned: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def count(self) -> dict[str, Any]:
+        counts = dict.fromkeys(COUNT_KEYS.values(), 0)
+        counts["warnings"] = 0
+        for change in self.changes:
+            counts[COUNT_KEYS[change.action]] += 1
+            counts["warnings"] += len(change.warnings)
+        if self.locations:
+            location_counts = dict.fromkeys((str(a) for a in LocationAction), 0)
+            for change in self.locations:
+                location_counts[str(change.action)] += 1
+            counts["locations"] = location_counts
+        return counts
+
+    @property
+    def deactivations(self) -> list[Change]:
+        return [c for c in self.changes if c.action is Action.DEACTIVATE]
+
+    @property
+    def has_problems(self) -> bool:
+        return any(c.action in (Action.ERROR, Action.CONFLICT) for c in self.changes)
+
+    def to_report(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "source_hash": self.source_hash,
+            "directory_hash": self.directory_hash,
+            "employees_planned": self.employees_planned,
+            "mapped_count": self.mapped_count,
+            "seen_remote_ids": sorted(self.seen_remote_ids),
+            "notes": list(self.notes),
+            "changes": [c.to_dict() for c in self.changes],
+            "locations": [c.to_dict() for c in self.locations],
+        }
+
+    @classmethod
+    def from_report(cls, report: dict[str, Any]) -> SyncPlan:
+        return cls(
+            changes=[Change.from_dict(c) for c in report.get("changes", [])],
+            locations=[LocationChange.from_dict(c) for c in report.get("locations", [])],
+            seen_remote_ids=set(report.get("seen_remote_ids", [])),
+            mapped_count=report.get("mapped_count", 0),
+            source_hash=report.get("source_hash", ""),
+            directory_hash=report.get("directory_hash", ""),
+            employees_planned=report.get("employees_planned", False),
+            notes=list(report.get("notes", [])),
+        )

@@ -1,0 +1,472 @@
+"""plan(): decide what a sync would do, without writing anything.
+
+The rules are DESIGN §5. The planner reads the directory once
+(``directory_state_load``: a fixed number of queries) and then works in
+memory, so a dry run and a real run see exactly the same decisions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
+from connections.sync.state import DirectoryState, normalise_email
+from connectors.base import RemoteEmployee, RemoteLocation
+from hrsync.people.models import Person
+from mappings.models import EmployeeMapping
+
+GONE = Person.GONE_STATUSES
+LINKED = EmployeeMapping.State.LINKED
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSettings:
+    """What the planner needs to know about the connection and connector."""
+
+    connection_id: int
+    connection_name: str
+    status_map: Mapping[str, str]
+    provides: frozenset[str]
+    full_snapshot: bool
+
+
+def status_key(vendor_status: str) -> str:
+    """Status maps match case- and space-insensitively ("On leave" = "On Leave")."""
+    return " ".join((vendor_status or "").split()).casefold()
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _as_json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _person_label(person: Mapping[str, Any]) -> str:
+    name = f"{person['first_name']} {person['last_name']}".strip()
+    return name or person["email"] or f"person {person['id']}"
+
+
+def source_fingerprint(records: Iterable[RemoteEmployee]) -> str:
+    digest = hashlib.sha256()
+    for record in records:
+        row = {
+            name: _as_json(getattr(record, name))
+            for name in (*RemoteEmployee.PERSON_FIELDS, "remote_id", "location_id", "status")
+        }
+        row["manager_remote_id"] = record.manager_remote_id
+        row["custom"] = record.custom
+        row["problems"] = record.problems
+        digest.update(json.dumps(row, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def plan_locations(
+    *, locations: Iterable[RemoteLocation], state: DirectoryState
+) -> list[LocationChange]:
+    depot_ids_by_name = {name.casefold(): depot_id for depot_id, name in state.depot_names.items()}
+    changes: list[LocationChange] = []
+    seen: set[str] = set()
+    for location in locations:
+        if not location.remote_id or location.remote_id in seen:
+            continue
+        seen.add(location.remote_id)
+        existing = state.depot_mappings.get(location.remote_id)
+        if existing is None:
+            # A depot of the same name is almost certainly the same place.
+            depot_id = depot_ids_by_name.get(location.name.strip().casefold())
+            changes.append(
+                LocationChange(
+                    action=LocationAction.CREATE,
+                    remote_location_id=location.remote_id,
+                    remote_name=location.name,
+                    depot_id=depot_id,
+                    depot_name=state.depot_names.get(depot_id, "") if depot_id else "",
+                    message="Mapped to the depot of the same name."
+                    if depot_id
+                    else "New location: map it to a depot.",
+                )
+            )
+            continue
+        depot_id, old_name, mapping_id = existing
+        action = LocationAction.UNCHANGED if old_name == location.name else LocationAction.UPDATE
+        changes.append(
+            LocationChange(
+                action=action,
+                remote_location_id=location.remote_id,
+                remote_name=location.name,
+                old_name=old_name,
+                mapping_id=mapping_id,
+                depot_id=depot_id,
+                depot_name=state.depot_names.get(depot_id, "") if depot_id else "",
+            )
+        )
+    return changes
+
+
+class _EmployeePlanner:
+    def __init__(self, *, settings: PlanSettings, state: DirectoryState) -> None:
+        self.settings = settings
+        self.state = state
+        self.status_map = {status_key(k): v for k, v in settings.status_map.items()}
+        self.valid_statuses = set(Person.Status.values)
+        self.mapping_written: set[str] = set()
+
+    # -- entry point ------------------------------------------------------
+
+    def plan(self, records: list[RemoteEmployee]) -> list[Change]:
+        changes: list[Change] = []
+        id_counts = Counter(r.remote_id for r in records if r.remote_id)
+        email_counts = Counter(normalise_email(r.email) for r in records if r.email.strip())
+        # Records created in this run, so managers can point at them.
+        self.creating: set[str] = set()
+        # Records whose person this run creates or keeps in step.
+        self.synced: list[tuple[RemoteEmployee, Change]] = []
+        for record in records:
+            changes.append(self._plan_record(record, id_counts, email_counts))
+        # Managers are resolved once every record is known: a manager may be
+        # listed after the people who report to them.
+        if "manager" in self.settings.provides:
+            for record, change in self.synced:
+                self._plan_manager(record, change)
+        if self.settings.full_snapshot:
+            changes.extend(self._plan_leavers({r.remote_id for r in records if r.remote_id}))
+        return changes
+
+    # -- one record -------------------------------------------------------
+
+    def _plan_record(
+        self, record: RemoteEmployee, id_counts: Counter, email_counts: Counter
+    ) -> Change:
+        email = normalise_email(record.email)
+        change = Change(
+            action=Action.ERROR,
+            remote_id=record.remote_id,
+            email=record.email.strip(),
+            name=f"{record.first_name} {record.last_name}".strip(),
+            position=record.source_position,
+        )
+        mapping = self.state.mappings.get(record.remote_id)
+        if mapping is not None:
+            change.mapping_id = mapping.id
+        problems = list(record.problems)
+        if not record.remote_id and not any("id" in p for p in problems):
+            problems.append("The record has no id.")
+        if email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                problems.append(f"'{record.email.strip()}' is not a valid email address.")
+        status = self.status_map.get(status_key(record.status))
+        if status is None:
+            problems.append(
+                f"Status '{record.status}' is not in the status map. "
+                "Map it under Settings → Status map, then sync again."
+                if record.status
+                else "The record has no status."
+            )
+        elif status not in self.valid_statuses:
+            problems.append(f"The status map sends '{record.status}' to unknown status '{status}'.")
+        if problems:
+            change.message = " ".join(problems)
+            return change
+
+        if id_counts[record.remote_id] > 1:
+            return self._conflict(
+                change, f"Id {record.remote_id} appears {id_counts[record.remote_id]} times in the source."
+            )
+        if email and email_counts[email] > 1:
+            return self._conflict(
+                change,
+                f"{email_counts[email]} records in the source share the email {email}.",
+            )
+
+        snapshot = {
+            "remote_name": change.name[:300],
+            "remote_email": change.email[:254],
+            "remote_status": record.status[:100],
+        }
+        if mapping is not None and mapping.state == EmployeeMapping.State.IGNORED:
+            change.action = Action.UNCHANGED
+            change.person_id = mapping.person_id
+            change.message = "Ignored by an admin."
+            self._set_mapping(change, mapping, state=mapping.state, snapshot=snapshot)
+            return change
+
+        person_id: int | None = None
+        action = Action.CREATE
+        if mapping is not None and mapping.state == LINKED and mapping.person_id in self.state.people:
+            person_id = mapping.person_id
+            action = Action.UPDATE
+        elif email and (match := self.state.people_by_email.get(email)) is not None:
+            other = self.state.linked_remote_id_by_person.get(match)
+            person = self.state.people[match]
+            if other is not None and other != record.remote_id:
+                return self._conflict(
+                    change,
+                    f"{_person_label(person)} has this email but is already linked to record {other}.",
+                    snapshot,
+                )
+            if person["managed_by_id"] not in (None, self.settings.connection_id):
+                return self._conflict(
+                    change,
+                    f"{_person_label(person)} has this email but is managed by another connection.",
+                    snapshot,
+                )
+            person_id = match
+            action = Action.LINK
+
+        # A new email must not belong to somebody else.
+        if email and person_id is not None:
+            owner = self.state.people_by_email.get(email)
+            if owner is not None and owner != person_id:
+                return self._conflict(
+                    change,
+                    f"The new email {email} already belongs to {_person_label(self.state.people[owner])}.",
+                    snapshot,
+                )
+
+        if person_id is None:
+            return self._plan_create(record, change, status, snapshot, mapping)
+        return self._plan_existing(record, change, status, snapshot, mapping, person_id, action)
+
+    def _conflict(self, change: Change, message: str, snapshot: dict | None = None) -> Change:
+        change.action = Action.CONFLICT
+        change.message = message
+        mapping = self.state.mappings.get(change.remote_id)
+        if change.remote_id and (mapping is None or mapping.state != LINKED):
+            # Conflicts wait in the Employees tab; a linked record keeps its
+            # link and just is not updated this time.
+            self._set_mapping(
+                change,
+                mapping,
+                state=EmployeeMapping.State.CONFLICT,
+                snapshot=snapshot
+                or {"remote_name": change.name, "remote_email": change.email, "remote_status": ""},
+                message=message,
+            )
+        elif mapping is not None:
+            change.person_id = mapping.person_id
+        return change
+
+    def _set_mapping(
+        self,
+        change: Change,
+        mapping,
+        *,
+        state: str,
+        snapshot: dict[str, str],
+        message: str = "",
+    ) -> None:
+        if change.remote_id in self.mapping_written:
+            return  # a duplicated remote id: one mapping row stands for all of them
+        self.mapping_written.add(change.remote_id)
+        wanted = {"state": state, "message": message, **snapshot}
+        if mapping is not None:
+            current = {
+                "state": mapping.state,
+                "remote_name": mapping.remote_name,
+                "remote_email": mapping.remote_email,
+                "remote_status": mapping.remote_status,
+            }
+            if all(current[k] == wanted[k] for k in current) and state != EmployeeMapping.State.CONFLICT:
+                return
+        change.mapping = wanted
+
+    def _remote_values(self, record: RemoteEmployee, status: str) -> dict[str, Any]:
+        values = {
+            name: getattr(record, name)
+            for name in RemoteEmployee.PERSON_FIELDS
+            if name in self.settings.provides
+        }
+        if "email" in values:
+            values["email"] = record.email.strip()
+        values["status"] = status
+        return values
+
+    def _depot(self, record: RemoteEmployee, change: Change) -> int | None:
+        if "depot" not in self.settings.provides or not record.location_id:
+            return None
+        depot_id, remote_name, _ = self.state.depot_mappings.get(record.location_id, (None, "", 0))
+        if depot_id is None:
+            label = f"'{record.location_id}'" + (f" ({remote_name})" if remote_name else "")
+            change.warnings.append(
+                f"Location {label} is not mapped to a depot; the depot was left unchanged."
+            )
+        return depot_id
+
+    def _plan_create(self, record, change, status, snapshot, mapping) -> Change:
+        if status in GONE:
+            # Okta and Entra do the same: a leaver who was never here is not created.
+            change.action = Action.UNCHANGED
+            change.message = f"Not created: the source says they have left ({record.status})."
+            return change
+        values = self._remote_values(record, status)
+        change.action = Action.CREATE
+        change.fields = {k: [None, _display(v)] for k, v in values.items() if v not in ("", None)}
+        change.values = {k: _as_json(v) for k, v in values.items()}
+        if (depot_id := self._depot(record, change)) is not None:
+            change.values["depot_id"] = depot_id
+            change.fields["depot"] = [None, self.state.depot_names.get(depot_id)]
+        if record.custom:
+            change.values["custom_fields"] = dict(record.custom)
+            for key, value in record.custom.items():
+                change.fields[f"custom.{key}"] = [None, value]
+        change.values["managed_by_id"] = self.settings.connection_id
+        self._set_mapping(change, mapping, state=LINKED, snapshot=snapshot)
+        self.creating.add(record.remote_id)
+        self.synced.append((record, change))
+        return change
+
+    def _plan_existing(self, record, change, status, snapshot, mapping, person_id, action) -> Change:
+        person = self.state.people[person_id]
+        change.person_id = person_id
+        values = self._remote_values(record, status)
+        if person["is_protected"] and status in GONE and person["status"] not in GONE:
+            values.pop("status")
+            change.warnings.append(
+                f"{_person_label(person)} is protected: the source says {record.status}, "
+                "but they were not deactivated."
+            )
+        for name, new in values.items():
+            old = person[name]
+            if old != new:
+                change.fields[name] = [_display(old), _display(new)]
+                change.values[name] = _as_json(new)
+        if (depot_id := self._depot(record, change)) is not None and depot_id != person["depot_id"]:
+            change.fields["depot"] = [
+                self.state.depot_names.get(person["depot_id"]),
+                self.state.depot_names.get(depot_id),
+            ]
+            change.values["depot_id"] = depot_id
+        if record.custom:
+            merged = {**(person["custom_fields"] or {}), **record.custom}
+            if merged != person["custom_fields"]:
+                change.values["custom_fields"] = merged
+                for key, value in record.custom.items():
+                    old = (person["custom_fields"] or {}).get(key)
+                    if old != value:
+                        change.fields[f"custom.{key}"] = [old, value]
+        if person["managed_by_id"] != self.settings.connection_id:
+            change.values["managed_by_id"] = self.settings.connection_id
+
+        new_status = change.values.get("status", person["status"])
+        if action is Action.LINK:
+            change.action = Action.LINK
+        elif new_status in GONE and person["status"] not in GONE:
+            change.action = Action.DEACTIVATE
+        elif new_status not in GONE and person["status"] in GONE:
+            change.action = Action.REACTIVATE
+        elif change.values:
+            change.action = Action.UPDATE
+        else:
+            change.action = Action.UNCHANGED
+        self._set_mapping(change, mapping, state=LINKED, snapshot=snapshot)
+        self.synced.append((record, change))
+        return change
+
+    def _plan_manager(self, record: RemoteEmployee, change: Change) -> None:
+        manager_rid = record.manager_remote_id
+        if manager_rid == record.remote_id:
+            change.warnings.append("The source names this person as their own manager; ignored.")
+            return
+        current = self.state.people[change.person_id]["manager_id"] if change.person_id else None
+        if not manager_rid:
+            if current is not None:
+                self._add_field(change, "manager", current, None, manager_remote_id="")
+            return
+        mapping = self.state.mappings.get(manager_rid)
+        if mapping is not None and mapping.state == LINKED and mapping.person_id in self.state.people:
+            if mapping.person_id != current:
+                self._add_field(change, "manager", current, mapping.person_id, manager_remote_id=manager_rid)
+        elif manager_rid in self.creating:
+            self._add_field(change, "manager", current, manager_rid, manager_remote_id=manager_rid)
+        else:
+            change.warnings.append(
+                f"Manager {manager_rid} is not a synced person yet; the manager was left unchanged."
+            )
+
+    def _add_field(self, change: Change, name: str, old_id, new, *, manager_remote_id: str) -> None:
+        def label(value):
+            if isinstance(value, int) and value in self.state.people:
+                return _person_label(self.state.people[value])
+            return f"record {value}" if value else None
+
+        change.fields[name] = [label(old_id), label(new)]
+        change.values["manager_remote_id"] = manager_remote_id
+        if change.action is Action.UNCHANGED:
+            change.action = Action.UPDATE
+
+    # -- people missing from a full snapshot ---------------------------------
+
+    def _plan_leavers(self, seen: set[str]) -> list[Change]:
+        changes = []
+        for person_id, remote_id in self.state.linked_remote_id_by_person.items():
+            if remote_id in seen:
+                continue
+            person = self.state.people[person_id]
+            if person["status"] in GONE:
+                continue
+            change = Change(
+                action=Action.DEACTIVATE,
+                remote_id=remote_id,
+                person_id=person_id,
+                email=person["email"],
+                name=_person_label(person),
+                message=f"No longer in {self.settings.connection_name}.",
+            )
+            if person["is_protected"]:
+                change.action = Action.UNCHANGED
+                change.warnings.append(
+                    f"{_person_label(person)} is no longer in the source but is protected: not deactivated."
+                )
+            else:
+                change.fields["status"] = [person["status"], Person.Status.INACTIVE.value]
+                change.values["status"] = Person.Status.INACTIVE.value
+            changes.append(change)
+        return changes
+
+
+def plan_employees(
+    *, records: list[RemoteEmployee], state: DirectoryState, settings: PlanSettings
+) -> list[Change]:
+    return _EmployeePlanner(settings=settings, state=state).plan(records)
+
+
+def plan(
+    *,
+    settings: PlanSettings,
+    state: DirectoryState,
+    employees: list[RemoteEmployee] | None,
+    locations: list[RemoteLocation] | None,
+) -> SyncPlan:
+    """The whole plan for one run. Pure: ``state`` was read beforehand."""
+    result = SyncPlan(mapped_count=state.mapped_count)
+    if locations is not None:
+        result.locations = plan_locations(locations=locations, state=state)
+        # Employees planned in the same run see the locations this run adds.
+        for change in result.locations:
+            if change.action is LocationAction.CREATE:
+                state.depot_mappings[change.remote_location_id] = (
+                    change.depot_id,
+                    change.remote_name,
+                    0,
+                )
+    if employees is not None:
+        result.employees_planned = True
+        result.changes = plan_employees(records=employees, state=state, settings=settings)
+        result.seen_remote_ids = {r.remote_id for r in employees if r.remote_id}
+        result.source_hash = source_fingerprint(employees)
+    return result

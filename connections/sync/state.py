@@ -1,0 +1,114 @@
+"""The directory as the planner sees it, read in a fixed number of queries."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, Max
+
+from hrsync.people.models import Depot, Person
+from mappings.models import DepotMapping, EmployeeMapping
+
+#: Person columns the planner reads (and may compare).
+PERSON_COLUMNS = (
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "date_of_birth",
+    "gender",
+    "employee_reference",
+    "mobile_phone",
+    "work_phone",
+    "home_phone",
+    "job_title",
+    "hire_date",
+    "termination_date",
+    "depot_id",
+    "manager_id",
+    "status",
+    "custom_fields",
+    "is_protected",
+    "managed_by_id",
+)
+
+
+@dataclass(slots=True)
+class MappingRow:
+    id: int
+    remote_id: str
+    person_id: int | None
+    state: str
+    remote_name: str
+    remote_email: str
+    remote_status: str
+
+
+@dataclass(slots=True)
+class DirectoryState:
+    people: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: lower-cased, trimmed email → person id (emails are unique this way).
+    people_by_email: dict[str, int] = field(default_factory=dict)
+    mappings: dict[str, MappingRow] = field(default_factory=dict)
+    #: person id → remote id of the *linked* mapping of this connection.
+    linked_remote_id_by_person: dict[int, str] = field(default_factory=dict)
+    #: remote location id → (depot id or None, remote name, mapping id)
+    depot_mappings: dict[str, tuple[int | None, str, int]] = field(default_factory=dict)
+    depot_names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def mapped_count(self) -> int:
+        return len(self.linked_remote_id_by_person)
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def directory_state_load(*, connection_id: int) -> DirectoryState:
+    """Everything plan() needs: four queries, whatever the roster's size."""
+    state = DirectoryState()
+    for row in Person.objects.values_list(*PERSON_COLUMNS).iterator(chunk_size=5000):
+        person = dict(zip(PERSON_COLUMNS, row, strict=True))
+        state.people[person["id"]] = person
+        if email := normalise_email(person["email"]):
+            state.people_by_email[email] = person["id"]
+    mapping_rows = EmployeeMapping.objects.filter(connection_id=connection_id).values_list(
+        "id", "remote_id", "person_id", "state", "remote_name", "remote_email", "remote_status"
+    )
+    for row in mapping_rows.iterator(chunk_size=5000):
+        mapping = MappingRow(*row)
+        state.mappings[mapping.remote_id] = mapping
+        if mapping.state == EmployeeMapping.State.LINKED and mapping.person_id in state.people:
+            state.linked_remote_id_by_person[mapping.person_id] = mapping.remote_id
+    for mapping_id, remote_location_id, depot_id, remote_name in DepotMapping.objects.filter(
+        connection_id=connection_id
+    ).values_list("id", "remote_location_id", "depot_id", "remote_name"):
+        state.depot_mappings[remote_location_id] = (depot_id, remote_name, mapping_id)
+    state.depot_names = dict(Depot.objects.values_list("id", "name"))
+    return state
+
+
+def directory_fingerprint(*, connection_id: int) -> str:
+    """A cheap digest that changes whenever anything a plan depends on changes.
+
+    Every write path (admin, forms, the applier's bulk writes) sets
+    ``updated_at``, so row counts plus the newest ``updated_at`` per table
+    catch edits, inserts and deletes.
+    """
+    from connections.models import Connection
+
+    parts = [
+        Person.objects.aggregate(n=Count("id"), t=Max("updated_at")),
+        EmployeeMapping.objects.filter(connection_id=connection_id).aggregate(
+            n=Count("id"), t=Max("updated_at")
+        ),
+        DepotMapping.objects.filter(connection_id=connection_id).aggregate(
+            n=Count("id"), t=Max("updated_at")
+        ),
+        Depot.objects.aggregate(n=Count("id"), t=Max("updated_at")),
+        Connection.objects.filter(pk=connection_id).values("updated_at").first(),
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.apps import apps
+
+from connections import services
+from connections.models import SyncRun
+
+
+def run_sync(connection, *, scope: str = "all", dry_run: bool = False) -> SyncRun:
+    """Start and execute a run in-process, as the CLI does."""
+    run = services.sync_run_start(connection=connection, scope=scope, dry_run=dry_run, enqueue=False)
+    return services.sync_run_execute(run_id=run.pk)
+
+
+#: What a run observed about the connection's reachability is saved on the
+#: connection by every run, dry or real; it is not directory data.
+HEALTH_COLUMNS = frozenset({"last_check_ok", "last_check_message", "last_check_at"})
+
+
+def table_snapshot(*, exclude: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
+    """Every row of every project table (and auth users), for "nothing changed" assertions."""
+    snapshot = {}
+    for model in apps.get_models():
+        label = model._meta.label
+        if model._meta.app_label not in {"people", "connections", "mappings", "auth"} or label in exclude:
+            continue
+        columns = [f.attname for f in model._meta.concrete_fields if f.attname not in HEALTH_COLUMNS]
+        snapshot[label] = sorted(map(repr, model.objects.order_by("pk").values_list(*columns)))
+    return snapshot
