@@ -114,7 +114,11 @@ def connection_apply_values(*, connection: Connection, values: Mapping[str, str]
         known = ", ".join([*form_fields, *CONNECTION_OPTIONS, "status_map.<status>", "field_map.<field>"])
         raise ValidationError(f"Unknown setting(s) {', '.join(unknown)}. Known: {known}.")
     current = {**connection.config}
-    data = {name: current.get(name, "") for name in form_fields if name not in cls.secret_fields}
+    data = {
+        name: current.get(name, "" if field.initial is None else field.initial)
+        for name, field in form_fields.items()
+        if name not in cls.secret_fields
+    }
     data.update({k: v for k, v in values.items()})
     for name in cls.secret_fields:
         # Blank means "keep the stored secret": it is never shown, so it can't be re-typed.

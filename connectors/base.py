@@ -74,7 +74,9 @@ class RemoteEmployee:
     source_position: str = ""
 
     #: Person fields a connector may carry. The planner only compares the
-    #: fields listed in the connector's ``provides``.
+    #: fields listed in the connector's ``provides``, which may also name
+    #: "depot" (set from ``location_id`` through the depot mappings) and
+    #: "manager" (set from ``manager_remote_id``; an empty one clears it).
     PERSON_FIELDS: ClassVar[tuple[str, ...]] = (
         "first_name",
         "last_name",
@@ -119,8 +121,10 @@ class Connector:
     capabilities: ClassVar[frozenset[str]] = frozenset({"employees"})
     #: Vendor status (as spelled by the vendor) → Person.Status value.
     default_status_map: ClassVar[dict[str, str]] = {}
-    #: Person fields this connector fills, and therefore owns on the Person.
-    provides: ClassVar[frozenset[str]] = frozenset(RemoteEmployee.PERSON_FIELDS)
+    #: Person fields this connector fills, and therefore owns on the Person
+    #: (see RemoteEmployee.PERSON_FIELDS). A field listed here is overwritten
+    #: by every sync, even with an empty value, so list only what you send.
+    provides: ClassVar[frozenset[str]] = frozenset({*RemoteEmployee.PERSON_FIELDS, "depot"})
     #: True when fetch_employees() returns everyone: people missing from it
     #: are leavers. False for partial feeds (webhooks, deltas).
     full_snapshot: ClassVar[bool] = True

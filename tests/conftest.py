@@ -28,3 +28,9 @@ def _celery_eager():
 
     app.conf.task_always_eager = True
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_backoff_sleep(monkeypatch):
+    """Retries back off instantly in tests; the HTTP tests assert the delays."""
+    monkeypatch.setattr("connectors.http.backoff_sleep", lambda seconds: None)

@@ -1,0 +1,1 @@
+"""ActionHRM connector (HTTP Basic, JSON, a per-connection adjustable profile)."""

@@ -1,0 +1,467 @@
+"""The one way connectors talk HTTP.
+
+Every connector builds its session with :func:`http_session` (one per sync
+run) and turns responses into data or a :class:`ConnectorError` with
+:func:`request_json` / :func:`raise_for_status` / :func:`response_json`.
+
+What the session guarantees:
+
+* a ``User-Agent`` naming hrsync (``hrsync/<version> <suffix>``);
+* a timeout on every request (``(connect, read)`` seconds; an explicit
+  ``timeout=None`` is replaced by the default: nothing waits forever);
+* retries with exponential backoff (``backoff_base * 2**n`` seconds, capped at
+  ``max_backoff``) on 429, on 5xx and on connection errors / timeouts, up to
+  ``max_attempts`` tries in all. A ``Retry-After`` header (seconds or an
+  HTTP-date) on a 429 or 5xx is honoured instead of the backoff, capped at
+  ``max_retry_after`` (300 s by default) so a confused server cannot park a
+  worker for hours. Other 4xx are never retried.
+* Requests that may not be safe to repeat (POST, PATCH) are retried only when
+  the server cannot have acted on them: a 429, or a connection that never
+  opened. Pass ``idempotent=True`` to a request to retry it like a GET (e.g. a
+  token request), or ``idempotent=False`` to be stricter.
+* When the tries run out, the last 429/5xx response is returned, or the last
+  connection error is re-raised; :func:`raise_for_status` and
+  :func:`unreachable_error` turn those into messages an admin can act on.
+
+Sleeping goes through ``session.sleep`` (``time.sleep`` by default) so tests
+can record the delays instead of waiting. The retry loop lives here rather
+than in urllib3's ``Retry`` so that it also runs under ``responses`` mocks.
+
+Nothing here logs or puts in a message a header, a body, a query string or
+URL user-info: only the method, host, path and status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import importlib.metadata
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from connectors.base import ConnectorError
+
+logger = logging.getLogger(__name__)
+
+#: Seconds: (connect, read).
+
+def backoff_sleep(seconds: float) -> None:
+    """How sessions wait between tries (tests replace it to run instantly)."""
+    time.sleep(seconds)
+
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
+#: The longest Retry-After we will wait for, in seconds.
+MAX_RETRY_AFTER: float = 300.0
+#: Methods that are safe to send twice.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+try:
+    VERSION = importlib.metadata.version("hrsync")
+except importlib.metadata.PackageNotFoundError:  # running from a bare checkout
+    VERSION = "0+unknown"
+
+
+def user_agent(suffix: str = "") -> str:
+    """``hrsync/<version>``, plus e.g. the connector kind."""
+    base = f"hrsync/{VERSION}"
+    return f"{base} {suffix.strip()}" if suffix.strip() else base
+
+
+def is_retryable_status(status: int) -> bool:
+    return status == 429 or 500 <= status <= 599
+
+
+def safe_url(url: str) -> str:
+    """``host[:port]/path`` of ``url``: no scheme, user-info, query or fragment.
+
+    The form used in every log line and error message.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(an invalid URL)"
+    if port is not None:
+        host = f"{host}:{port}"
+    return f"{host}{parts.path}"
+
+
+def safe_host(url: str) -> str:
+    """``host[:port]`` of ``url``, without user-info."""
+    return safe_url(url).split("/", 1)[0]
+
+
+def retry_after_seconds(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header value.
+
+    Accepts delay-seconds (``"120"``) or an HTTP-date
+    (``"Wed, 21 Oct 2015 07:28:00 GMT"``). A date in the past means 0.
+    Returns None when the header is absent or unreadable (the caller then
+    uses its own backoff). Not capped: the session applies its cap.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # "-0000" dates parse as naive; HTTP-dates are UTC
+        when = when.replace(tzinfo=dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+_RETRYABLE_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,  # the body broke off part way
+)
+
+
+class HttpSession(requests.Session):
+    """A ``requests.Session`` with default timeouts and a retry loop.
+
+    Build it with :func:`http_session`. The attributes can be adjusted after
+    construction (tests replace ``sleep``).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        max_attempts: int = 5,
+        backoff_base: float = 1.0,
+        max_backoff: float = 60.0,
+        max_retry_after: float = MAX_RETRY_AFTER,
+    ) -> None:
+        super().__init__()
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.sleep: Callable[[float], None] = backoff_sleep
+
+    def __repr__(self) -> str:
+        return f"<HttpSession max_attempts={self.max_attempts} timeout={self.timeout!r}>"
+
+    def backoff(self, attempt: int) -> float:
+        """Delay after the ``attempt``-th failed try (1-based): base, 2·base, 4·base…"""
+        return min(self.max_backoff, self.backoff_base * 2 ** (attempt - 1))
+
+    def request(  # type: ignore[override]
+        self,
+        method: str | bytes,
+        url: str | bytes,
+        *,
+        idempotent: bool | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request with retries; see the module docstring.
+
+        Arguments after ``url`` are keyword-only (as ``get()``/``post()`` pass
+        them), so the default timeout can always be applied.
+        """
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        method_name = method.decode() if isinstance(method, bytes) else str(method)
+        method_name = method_name.upper()
+        url_text = url.decode() if isinstance(url, bytes) else str(url)
+        where = safe_url(url_text)
+        if idempotent is None:
+            idempotent = method_name in IDEMPOTENT_METHODS
+
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.monotonic()
+            try:
+                response = super().request(method_name, url_text, **kwargs)
+            except requests.RequestException as exc:
+                if not self._may_retry_exception(exc, idempotent) or attempt >= self.max_attempts:
+                    if attempt > 1:
+                        logger.warning(
+                            "%s %s failed (%s); giving up after %d tries",
+                            method_name, where, type(exc).__name__, attempt,
+                        )
+                    raise
+                delay = self.backoff(attempt)
+                logger.info(
+                    "%s %s failed (%s); retrying in %.1f s (try %d of %d)",
+                    method_name, where, type(exc).__name__, delay, attempt + 1, self.max_attempts,
+                )
+                self.sleep(delay)
+                continue
+
+            status = response.status_code
+            logger.debug(
+                "%s %s -> %d (%.2f s)", method_name, where, status, time.monotonic() - started
+            )
+            if not is_retryable_status(status) or not (idempotent or status == 429):
+                return response
+            if attempt >= self.max_attempts:
+                logger.warning(
+                    "%s %s returned %d; giving up after %d tries",
+                    method_name, where, status, attempt,
+                )
+                return response
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                delay = min(retry_after, self.max_retry_after)
+                why = "as Retry-After asked"
+            else:
+                delay = self.backoff(attempt)
+                why = "backing off"
+            logger.info(
+                "%s %s returned %d; retrying in %.1f s, %s (try %d of %d)",
+                method_name, where, status, delay, why, attempt + 1, self.max_attempts,
+            )
+            response.close()
+            self.sleep(delay)
+
+    @staticmethod
+    def _may_retry_exception(exc: requests.RequestException, idempotent: bool) -> bool:
+        if isinstance(exc, requests.exceptions.SSLError):
+            return False  # a certificate problem does not fix itself in seconds
+        if isinstance(exc, requests.ConnectTimeout):
+            return True  # never connected, so the server did nothing
+        return idempotent and isinstance(exc, _RETRYABLE_EXCEPTIONS)
+
+
+def http_session(
+    *,
+    user_agent_suffix: str = "",
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    max_attempts: int = 5,
+    backoff_base: float = 1.0,
+    max_backoff: float = 60.0,
+    max_retry_after: float = MAX_RETRY_AFTER,
+) -> HttpSession:
+    """The HTTP session a connector uses for one run.
+
+    ``user_agent_suffix`` is appended to ``hrsync/<version>`` (use the
+    connector kind). ``timeout`` is (connect, read) seconds. ``max_attempts``
+    counts the first try. Set ``auth`` and other headers on the returned
+    session as usual.
+    """
+    session = HttpSession(
+        timeout=timeout,
+        max_attempts=max_attempts,
+        backoff_base=backoff_base,
+        max_backoff=max_backoff,
+        max_retry_after=max_retry_after,
+    )
+    session.headers["User-Agent"] = user_agent(user_agent_suffix)
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+# -- turning responses into data or ConnectorError ---------------------------
+
+_DEFAULT_MESSAGES: dict[int, str] = {
+    401: (
+        "{vendor} rejected the credentials (401). "
+        "Check the credentials in the connection settings."
+    ),
+    403: (
+        "{vendor} accepted the credentials but refused access to {where} (403). "
+        "Ask your {vendor} administrator to give this API user permission to read it."
+    ),
+    404: (
+        "{vendor} has nothing at {where} (404). "
+        "Check the address and path in the connection settings."
+    ),
+    429: (
+        "{vendor} kept turning hrsync away as rate limited (HTTP 429) on every try{unchanged}. "
+        "hrsync will try again at the next sync."
+    ),
+}
+_SERVER_ERROR = (
+    "{vendor} had a server error (HTTP {status}) on every try{unchanged}. "
+    "hrsync will try again at the next sync."
+)
+_OTHER_CLIENT_ERROR = (
+    "{vendor} refused the request {method} {where} ({status_line}). "
+    "Check the connection settings."
+)
+
+
+def _method_of(response: requests.Response) -> str:
+    request = getattr(response, "request", None)
+    return str(getattr(request, "method", "") or "GET").upper()
+
+
+def raise_for_status(
+    response: requests.Response,
+    *,
+    vendor: str,
+    messages: Mapping[int, str] | None = None,
+) -> None:
+    """Raise a ConnectorError for a 4xx/5xx response; do nothing otherwise.
+
+    401, 403, 404 and other 4xx are permanent (an admin must change
+    something); 429 and 5xx are transient (the session has already retried).
+    ``messages`` overrides the wording per status code; templates may use
+    ``{vendor}``, ``{status}`` (503), ``{reason}`` (Service Unavailable),
+    ``{status_line}`` (HTTP 503 Service Unavailable), ``{method}``,
+    ``{where}`` (host and path, no query), ``{host}`` and ``{unchanged}``
+    ("; nothing was changed" for a failed read, else empty).
+    """
+    status = response.status_code
+    if status < 400:
+        return
+    method = _method_of(response)
+    fields = {
+        "vendor": vendor,
+        "status": status,
+        "reason": _clean_reason(response.reason),
+        "status_line": " ".join(filter(None, (f"HTTP {status}", _clean_reason(response.reason)))),
+        "method": method,
+        "where": safe_url(response.url or ""),
+        "host": safe_host(response.url or ""),
+        # A failed read changed nothing anywhere; a failed write may not be so sure.
+        "unchanged": "; nothing was changed" if method in {"GET", "HEAD", "OPTIONS"} else "",
+    }
+    template = (messages or {}).get(status) or _DEFAULT_MESSAGES.get(status)
+    if template is None:
+        template = _SERVER_ERROR if status >= 500 else _OTHER_CLIENT_ERROR
+    message = template.format_map(fields)
+    raise ConnectorError(message, permanent=not is_retryable_status(status))
+
+
+def _clean_reason(reason: str | None) -> str:
+    # The reason phrase is the server's text: keep it short and printable.
+    text = re.sub(r"[^\x20-\x7e]", "", reason or "").strip()
+    return text[:60]
+
+
+def response_json(
+    response: requests.Response,
+    *,
+    vendor: str,
+    messages: Mapping[int, str] | None = None,
+) -> Any:
+    """The JSON body of a successful response, or a ConnectorError saying why not.
+
+    Calls :func:`raise_for_status` first. A body that is not JSON (an HTML
+    error or login page, an empty body, truncated JSON) is a permanent error
+    pointing at the base URL, quoting at most a few words of the body.
+    """
+    raise_for_status(response, vendor=vendor, messages=messages)
+    where = safe_url(response.url or "")
+    content = response.content or b""
+    if not content.strip():
+        raise ConnectorError(
+            f"{vendor} returned an empty response from {where} (HTTP {response.status_code}) "
+            "where JSON was expected; check the base URL and path.",
+            permanent=True,
+        )
+    try:
+        return json.loads(content)  # bytes: UTF-8/16/32 detected, a BOM skipped
+    except UnicodeDecodeError:
+        pass
+    except json.JSONDecodeError as exc:
+        text = response.text.lstrip()
+        if text[:1] in "{[":
+            raise ConnectorError(
+                f"{vendor} returned broken JSON from {where} "
+                f"({exc.msg} at line {exc.lineno} column {exc.colno}); "
+                "the response may have been cut short. hrsync will try again at the next sync.",
+                permanent=False,
+            ) from None
+    raise ConnectorError(
+        f"{vendor} returned something that is not JSON from {where} ({_describe_body(response)}); "
+        "check the base URL and path.",
+        permanent=True,
+    )
+
+
+def _describe_body(response: requests.Response) -> str:
+    text = response.text.lstrip("\ufeff \t\r\n")
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    is_html = content_type in {"text/html", "application/xhtml+xml"} or text[:1] == "<"
+    if is_html:
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        words = title.group(1) if title else re.sub(r"<[^>]*>", " ", text)
+        return f"an HTML page starting {_excerpt(words)!r}…" if _excerpt(words) else "an HTML page"
+    excerpt = _excerpt(text)
+    return f"text starting {excerpt!r}…" if excerpt else "an unreadable body"
+
+
+def _excerpt(text: str, limit: int = 40) -> str:
+    words = " ".join(re.sub(r"[^\w .,:;!?'()/-]", " ", text).split())
+    return words[:limit].rstrip()
+
+
+def unreachable_error(exc: requests.RequestException, *, url: str) -> ConnectorError:
+    """A transient ConnectorError for a request that got no HTTP response.
+
+    Names the host and the kind of failure, never the exception text (which
+    can carry the query string).
+    """
+    host = safe_host(url) or "the server"
+    text = f"{exc!r} {exc.__context__!r}" if exc.__context__ else repr(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        why = "its TLS certificate could not be verified. Check the address, or ask the vendor"
+    elif isinstance(exc, requests.ConnectTimeout):
+        why = "the connection timed out on every try"
+    elif isinstance(exc, requests.ReadTimeout):
+        why = "it stopped answering (read timeout) on every try"
+    elif isinstance(exc, requests.exceptions.ProxyError):
+        why = "the proxy refused or failed the connection"
+    elif re.search(r"NameResolution|Name or service not known|getaddrinfo|nodename", text):
+        why = "the host name could not be found. Check the address in the connection settings"
+    elif re.search(r"Connection refused|ECONNREFUSED", text):
+        why = "the connection was refused"
+    elif isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return ConnectorError(
+            "The address in the connection settings is not a valid URL. Check it.",
+            permanent=True,
+        )
+    elif isinstance(exc, requests.TooManyRedirects):
+        return ConnectorError(
+            f"{host} redirected too many times. Check the address in the connection settings.",
+            permanent=True,
+        )
+    else:
+        why = f"the connection failed ({type(exc).__name__})"
+    return ConnectorError(f"Could not reach {host}: {why}.", permanent=False)
+
+
+def request_json(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    vendor: str,
+    messages: Mapping[int, str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Send a request through ``session`` and return its JSON body.
+
+    Every failure comes out as a ConnectorError (see :func:`raise_for_status`,
+    :func:`response_json`, :func:`unreachable_error`). ``kwargs`` go to
+    ``session.request`` (``params``, ``json``, ``idempotent``…).
+    """
+    try:
+        response = session.request(method, url, **kwargs)
+    except requests.RequestException as exc:
+        raise unreachable_error(exc, url=url) from exc
+    return response_json(response, vendor=vendor, messages=messages)

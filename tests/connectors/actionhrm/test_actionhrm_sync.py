@@ -1,0 +1,106 @@
+"""ActionHRM end to end: vendor payloads through the real planner and applier."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import responses
+from responses import matchers
+
+from connections import services
+from hrsync.people.models import Person
+from mappings.models import DepotMapping
+from mappings.services import depot_map
+from tests.connections.helpers import run_sync, table_snapshot
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "actionhrm"
+BASE = "https://acme.actionhrm.com"
+
+
+def payload(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+def connection():
+    return services.connection_create(
+        kind="actionhrm",
+        name="Acme",
+        values={"subdomain": "acme", "username": "api", "password": "pw", "per_page": "2"},
+    )
+
+
+def mock_pages(*names: str) -> None:
+    responses.get(f"{BASE}/api/v1/locations", json=payload("locations.json"))
+    for page, name in enumerate(names, start=1):
+        responses.get(
+            f"{BASE}/api/v1/employees",
+            json=payload(name),
+            match=[matchers.query_param_matcher({"page": str(page), "per_page": "2"})],
+        )
+
+
+@responses.activate
+def test_a_paged_roster_syncs_into_the_directory_with_statuses_and_depots(connection):
+    mock_pages("employees_page1.json", "employees_page2.json", "employees_page3.json")
+    locations = run_sync(connection, scope="locations")
+    assert locations.counts["locations"]["create"] == 3
+    for mapping in DepotMapping.objects.filter(connection=connection):
+        depot_map(connection=connection, remote_location_id=mapping.remote_location_id, depot_name=mapping.remote_name)
+
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "succeeded", run.error
+    people = {p.email: p for p in Person.objects.select_related("depot")}
+    # 1004 is Terminated and was never here: not created.
+    assert set(people) == {
+        "Olivia.Nguyen@example.com",
+        "jack.obrien@example.com",
+        "mia.patel@example.com",
+        "ava.wilson@example.com",
+    }
+    assert people["jack.obrien@example.com"].first_name == "Jack"
+    assert people["jack.obrien@example.com"].status == "on_leave"
+    assert people["Olivia.Nguyen@example.com"].depot.name == "Sydney Depot"
+    assert run.counts["created"] == 4 and run.counts["unchanged"] == 1
+
+
+@responses.activate
+def test_a_record_missing_its_id_is_a_row_error_while_the_rest_sync():
+    connection = services.connection_create(
+        kind="actionhrm", name="Acme", values={"subdomain": "acme", "username": "api", "password": "pw"}
+    )
+    responses.get(f"{BASE}/api/v1/locations", json=payload("locations.json"))
+    responses.get(f"{BASE}/api/v1/employees", json=payload("employees_with_problems.json"))
+
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "completed_with_errors"
+    errors = {c["remote_id"]: c["message"] for c in run.report["changes"] if c["action"] == "error"}
+    assert "no id" in errors[""]
+    assert "31/02/1990" in errors["2003"]
+    assert run.counts["created"] == 1 and run.counts["errors"] == 2
+    assert list(Person.objects.values_list("email", flat=True)) == ["noah.brown@example.com"]
+
+
+@responses.activate
+def test_an_outage_mid_roster_fails_the_run_and_changes_nothing(connection):
+    mock_pages("employees_page1.json", "employees_page2.json", "employees_page3.json")
+    run_first = run_sync(connection, scope="employees")
+    assert run_first.status == "succeeded"
+    before = table_snapshot(exclude=("connections.SyncRun",))
+
+    responses.reset()
+    responses.get(f"{BASE}/api/v1/employees", json=payload("employees_page1.json"),
+                  match=[matchers.query_param_matcher({"page": "1", "per_page": "2"})])
+    responses.get(f"{BASE}/api/v1/employees", status=503, body="<html>Service Unavailable</html>",
+                  match=[matchers.query_param_matcher({"page": "2", "per_page": "2"})])
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "failed"
+    assert "503" in run.error and "Nothing was changed" in run.error
+    assert table_snapshot(exclude=("connections.SyncRun",)) == before
