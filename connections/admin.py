@@ -27,7 +27,7 @@ class ConnectionAdmin(admin.ModelAdmin):
                     trigger=SyncRun.Trigger.MANUAL,
                     user=request.user,
                 )
-            except services.SyncAlreadyRunning as exc:
+            except (services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             else:
                 kind = "Dry run" if dry_run else "Sync"

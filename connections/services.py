@@ -33,7 +33,7 @@ from connections.sync import (
     plan,
 )
 from connectors.base import Check, Connector, ConnectorError
-from connectors.registry import connector_class
+from connectors.registry import connector_class, validate_kind
 from hrsync.people.models import Person
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,18 @@ T = TypeVar("T")
 CONNECTION_OPTIONS = ("background_sync", "credential_notifications", "safeguard_percent", "safeguard_min", "enabled")
 
 
+#: Background syncs more often than this would hammer the vendor's API.
+MIN_SYNC_INTERVAL_HOURS = 0.25
+
+
 class SyncAlreadyRunning(Exception):
     def __init__(self, connection: Connection) -> None:
         super().__init__(f"A sync is already running for {connection.name}.")
+
+
+class ConnectionDisabled(Exception):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(f"{connection.name} is disabled: enable it before syncing.")
 
 
 class SyncRunStateError(Exception):
@@ -106,7 +115,16 @@ def connection_apply_values(*, connection: Connection, values: Mapping[str, str]
             else:
                 setattr(connection, option, _parse_bool(raw))
     if "sync_interval_hours" in values:
-        connection.sync_interval = dt.timedelta(hours=float(values.pop("sync_interval_hours")))
+        raw = values.pop("sync_interval_hours")
+        try:
+            hours = float(raw)
+        except ValueError:
+            hours = 0
+        if not MIN_SYNC_INTERVAL_HOURS <= hours <= 24 * 7:
+            raise ValidationError(
+                f"sync_interval_hours must be a number of hours from {MIN_SYNC_INTERVAL_HOURS} to 168, not '{raw}'."
+            )
+        connection.sync_interval = dt.timedelta(hours=hours)
 
     form_fields = cls.config_form.base_fields
     unknown = sorted(set(values) - set(form_fields))
@@ -138,6 +156,7 @@ def connection_apply_values(*, connection: Connection, values: Mapping[str, str]
 
 
 def connection_create(*, kind: str, name: str, values: Mapping[str, str] | None = None) -> Connection:
+    validate_kind(kind)
     connection = Connection(kind=kind, name=name.strip())
     connection.full_clean(exclude=["secrets", "config"])
     connection.status_map = dict(connector_class(kind).default_status_map)
@@ -178,13 +197,15 @@ def connection_check(*, connection: Connection) -> Check:
 
 
 def connection_find(*, id_or_name: str) -> Connection:
-    query = Q(name=id_or_name)
+    """A connection by id or, failing that, by name (an id always wins)."""
     if str(id_or_name).isdigit():
-        query |= Q(pk=int(id_or_name))
-    found = list(Connection.objects.filter(query)[:2])
-    if not found:
+        by_id = Connection.objects.filter(pk=int(id_or_name)).first()
+        if by_id is not None:
+            return by_id
+    by_name = Connection.objects.filter(name=id_or_name).first()
+    if by_name is None:
         raise Connection.DoesNotExist(f"No connection with id or name '{id_or_name}'.")
-    return found[0]
+    return by_name
 
 
 # -- starting runs -------------------------------------------------------------
@@ -205,6 +226,8 @@ def sync_run_start(
     The database refuses a second queued/running run for one connection, so
     two clicks, the scheduler and the CLI cannot race each other.
     """
+    if not connection.enabled:
+        raise ConnectionDisabled(connection)
     try:
         with transaction.atomic():
             run = SyncRun.objects.create(

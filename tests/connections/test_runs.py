@@ -286,3 +286,11 @@ def test_invitation_emails_hold_a_link_never_a_password(source, settings):
     # A second sync does not invite again.
     run_sync(connection, scope="employees")
     assert len(mail.outbox) == 1
+
+
+def test_a_disabled_connection_does_not_sync(connection, source):
+    connection.enabled = False
+    connection.save()
+    with pytest.raises(services.ConnectionDisabled, match="Static HR is disabled"):
+        services.sync_run_start(connection=connection, enqueue=False)
+    assert not connection.runs.exists()

@@ -1,0 +1,118 @@
+"""Plain-data views of sync runs, for the command line and anything else
+that prints a run (``sync --json``, ``runs show --json``).
+
+The key sets here are a contract for scripts: add keys if you must, never
+rename or drop one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from connections.models import SyncRun
+
+#: The counts every summary carries, zero when the run did not record them.
+SUMMARY_COUNT_KEYS = (
+    "created",
+    "linked",
+    "updated",
+    "unchanged",
+    "deactivated",
+    "reactivated",
+    "conflicts",
+    "errors",
+    "warnings",
+)
+
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def sync_run_counts(*, run: SyncRun) -> dict[str, Any]:
+    raw = run.counts or {}
+    counts: dict[str, Any] = {key: int(raw.get(key) or 0) for key in SUMMARY_COUNT_KEYS}
+    if isinstance(raw.get("locations"), dict):
+        counts["locations"] = dict(raw["locations"])
+    return counts
+
+
+def sync_run_summary(*, run: SyncRun) -> dict[str, Any]:
+    """``{"id", "connection", "kind", "scope", "dry_run", "trigger", "status",
+    "counts", "error", "started_at", "finished_at"}``; datetimes as ISO 8601."""
+    return {
+        "id": run.pk,
+        "connection": run.connection.name,
+        "kind": run.connection.kind,
+        "scope": run.scope,
+        "dry_run": run.dry_run,
+        "trigger": run.trigger,
+        "status": run.status,
+        "counts": sync_run_counts(run=run),
+        "error": run.error,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+    }
+
+
+def sync_run_changes(*, run: SyncRun) -> list[dict[str, Any]]:
+    """One entry per record of the run's report: ``{"action", "remote_id",
+    "person_id", "email", "name", "fields": {field: [old, new]}, "message",
+    "warnings"}``."""
+    return [
+        {
+            "action": change.get("action", ""),
+            "remote_id": change.get("remote_id", ""),
+            "person_id": change.get("person_id"),
+            "email": change.get("email", ""),
+            "name": change.get("name", ""),
+            "fields": dict(change.get("fields") or {}),
+            "message": change.get("message", ""),
+            "warnings": list(change.get("warnings") or []),
+        }
+        for change in (run.report or {}).get("changes", [])
+    ]
+
+
+def sync_run_location_changes(*, run: SyncRun) -> list[dict[str, Any]]:
+    return [
+        {
+            "action": change.get("action", ""),
+            "remote_location_id": change.get("remote_location_id", ""),
+            "remote_name": change.get("remote_name", ""),
+            "old_name": change.get("old_name", ""),
+            "depot": change.get("depot_name") or None,
+            "message": change.get("message", ""),
+        }
+        for change in (run.report or {}).get("locations", [])
+    ]
+
+
+def sync_run_detail(*, run: SyncRun) -> dict[str, Any]:
+    """The summary plus the report: ``changes``, ``locations`` and ``notes``."""
+    return {
+        **sync_run_summary(run=run),
+        "changes": sync_run_changes(run=run),
+        "locations": sync_run_location_changes(run=run),
+        "notes": list((run.report or {}).get("notes", [])),
+    }
+
+
+def sync_run_summary_lines(*, run: SyncRun) -> list[str]:
+    """A few human lines: what ran, how it ended, the counts, the error."""
+    summary = sync_run_summary(run=run)
+    kind = "Dry run" if run.dry_run else "Sync"
+    lines = [
+        f"{kind} #{run.pk} of {summary['connection']} ({run.scope}, {run.get_trigger_display().lower()}): "
+        f"{run.get_status_display()}"
+    ]
+    counts = summary["counts"]
+    lines.append(", ".join(f"{key} {counts[key]}" for key in SUMMARY_COUNT_KEYS))
+    if "locations" in counts:
+        lines.append(
+            "locations: " + ", ".join(f"{key} {value}" for key, value in counts["locations"].items())
+        )
+    if run.error:
+        lines.append(f"error: {run.error}")
+    return lines

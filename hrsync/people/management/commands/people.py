@@ -1,0 +1,63 @@
+"""``manage.py people export``: the whole directory, streamed to stdout."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from hrsync.people.services import people_export_fields, people_export_rows
+
+
+class Command(BaseCommand):
+    help = "Work with the people directory."
+
+    def add_arguments(self, parser) -> None:
+        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{export}")
+        export = sub.add_parser("export", help="Write every person to stdout.")
+        export.add_argument("--format", choices=("csv", "json"), default="csv", help="Default csv.")
+
+    def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
+        getattr(self, f"handle_{subcommand}")(**options)
+
+    def handle_export(self, *, format: str, **_: Any) -> None:
+        try:
+            if format == "json":
+                self._export_json()
+            else:
+                self._export_csv()
+        except BrokenPipeError:
+            # The reader went away (`people export | head`): stop quietly, and
+            # keep Python from complaining again when it flushes at exit.
+            if self.stdout._out is sys.stdout:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+    def _export_csv(self) -> None:
+        fields = people_export_fields()
+        writer = csv.DictWriter(self.stdout, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for row in people_export_rows():
+            writer.writerow({name: _csv_cell(value) for name, value in row.items()})
+
+    def _export_json(self) -> None:
+        # One object per line inside the list: valid JSON, written as it is read.
+        self.stdout.write("[", ending="")
+        separator = "\n"
+        for row in people_export_rows():
+            self.stdout.write(separator + json.dumps(row, ensure_ascii=False), ending="")
+            separator = ",\n"
+        self.stdout.write("\n]" if separator != "\n" else "]")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return value
