@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection as db
 
 from connections import services
-from connections.models import Connection, SyncRun
+from connections.models import SyncRun
 from hrsync.celery import app as celery_app
 from hrsync.people.models import Person
 from tests.conftest import need_service
@@ -132,7 +132,8 @@ def test_a_requested_sync_is_run_by_a_separate_worker(transactional_db, broker_u
         return log_path.read_text(errors="replace")[-8000:]
 
     try:
-        connection = Connection.objects.create(kind="sample", name="Sample HR (worker test)")
+        # The service seeds the connector's default status map, as the CLI and demo_setup do.
+        connection = services.connection_create(kind="sample", name="Sample HR (worker test)")
         run = services.sync_run_start(
             connection=connection, scope="all", dry_run=False, trigger="manual"
         )
