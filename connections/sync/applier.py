@@ -15,7 +15,8 @@ from django.contrib.auth import get_user_model
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from connections.sync.changes import Action, Change, LocationAction, SyncPlan
+from connections.sync.changes import Action, LocationAction, SyncPlan
+from connectors.base import RemoteEmployee
 from hrsync.people.models import Person
 from mappings.models import DepotMapping, EmployeeMapping
 
@@ -23,24 +24,7 @@ BATCH_SIZE = 1000
 
 #: Columns the plan may set on a Person, besides the manager.
 WRITABLE = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "email",
-        "date_of_birth",
-        "gender",
-        "employee_reference",
-        "mobile_phone",
-        "work_phone",
-        "home_phone",
-        "job_title",
-        "hire_date",
-        "termination_date",
-        "status",
-        "depot_id",
-        "custom_fields",
-        "managed_by_id",
-    }
+    {*RemoteEmployee.PERSON_FIELDS, "status", "depot_id", "custom_fields", "managed_by_id"}
 )
 DATE_FIELDS = frozenset({"date_of_birth", "hire_date", "termination_date"})
 

@@ -8,24 +8,14 @@ from typing import Any
 
 from django.db.models import Count, Max
 
+from connectors.base import RemoteEmployee
 from hrsync.people.models import Depot, Person
 from mappings.models import DepotMapping, EmployeeMapping
 
 #: Person columns the planner reads (and may compare).
 PERSON_COLUMNS = (
     "id",
-    "first_name",
-    "last_name",
-    "email",
-    "date_of_birth",
-    "gender",
-    "employee_reference",
-    "mobile_phone",
-    "work_phone",
-    "home_phone",
-    "job_title",
-    "hire_date",
-    "termination_date",
+    *RemoteEmployee.PERSON_FIELDS,
     "depot_id",
     "manager_id",
     "status",

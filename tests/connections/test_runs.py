@@ -294,3 +294,24 @@ def test_a_disabled_connection_does_not_sync(connection, source):
     with pytest.raises(services.ConnectionDisabled, match="Static HR is disabled"):
         services.sync_run_start(connection=connection, enqueue=False)
     assert not connection.runs.exists()
+
+
+def test_a_run_reports_progress_and_heartbeat_while_it_reads(connection, source, monkeypatch):
+    source.employees = [employee(str(i)) for i in range(1200)]
+    seen: list[tuple[str, int]] = []
+    original = services._Progress._write
+
+    def spy(self, **fields):
+        original(self, **fields)
+        run = SyncRun.objects.get(pk=self.run.pk)
+        assert run.heartbeat_at is not None
+        seen.append((run.progress_stage, run.progress_done))
+
+    monkeypatch.setattr(services._Progress, "_write", spy)
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == Status.SUCCEEDED
+    reading = [done for stage, done in seen if stage.startswith("Reading employees")]
+    assert reading == [0, 500, 1000, 1200]
+    assert seen[-1][0] == "Applying"
+    assert run.started_at <= run.finished_at
