@@ -292,7 +292,9 @@ class _EmployeePlanner:
             if name in self.settings.provides
         }
         if "email" in values:
-            values["email"] = record.email.strip()
+            # Stored lower-cased: addresses are matched case-insensitively, so
+            # a vendor changing only the case is not a change.
+            values["email"] = normalise_email(record.email)
         values["status"] = status
         return values
 

@@ -323,3 +323,12 @@ def test_running_the_same_sync_again_converges(connection, source):
     assert first.counts["created"] == 5
     assert second.counts["unchanged"] == 5
     assert second.counts["updated"] == 0
+
+
+def test_emails_are_stored_lower_cased_so_a_case_change_is_not_an_update(connection, source):
+    source.employees = [employee("1", email=" Ada.Lovelace@Example.COM ")]
+    run_sync(connection, scope="employees")
+    assert Person.objects.get().email == "ada.lovelace@example.com"
+
+    source.employees = [employee("1", email="ADA.LOVELACE@example.com")]
+    assert run_sync(connection, scope="employees").counts["unchanged"] == 1

@@ -1,8 +1,8 @@
 """First-run setup for the embedded quick start (idempotent).
 
 Creates an ``admin`` superuser when there is none, and a connection to the
-bundled sample roster when there are no connections, so a new user has
-something to sync straight away.
+bundled sample roster (with depots for its locations) when there are no
+connections, so a new user has something to sync straight away.
 """
 
 import os
@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from connections.models import Connection
-from connections.services import connection_create
+from connections.services import connection_create, connector_for
 from connectors.registry import enabled_kinds
+from hrsync.people.models import Depot
 
 SAMPLE_NAME = "Sample HR data"
 
@@ -35,4 +36,8 @@ class Command(BaseCommand):
                 )
         if "sample" in enabled_kinds() and not Connection.objects.exists():
             connection = connection_create(kind="sample", name=SAMPLE_NAME)
+            # Depots named like the roster's locations, so the first sync maps
+            # them by name and the demo directory shows people in depots.
+            for location in connector_for(connection=connection).fetch_locations():
+                Depot.objects.get_or_create(name=location.name)
             self.stdout.write(f"Created the connection '{connection.name}' (bundled demo roster).")

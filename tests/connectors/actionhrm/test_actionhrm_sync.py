@@ -58,14 +58,14 @@ def test_a_paged_roster_syncs_into_the_directory_with_statuses_and_depots(connec
     people = {p.email: p for p in Person.objects.select_related("depot")}
     # 1004 is Terminated and was never here: not created.
     assert set(people) == {
-        "Olivia.Nguyen@example.com",
+        "olivia.nguyen@example.com",
         "jack.obrien@example.com",
         "mia.patel@example.com",
         "ava.wilson@example.com",
     }
     assert people["jack.obrien@example.com"].first_name == "Jack"
     assert people["jack.obrien@example.com"].status == "on_leave"
-    assert people["Olivia.Nguyen@example.com"].depot.name == "Sydney Depot"
+    assert people["olivia.nguyen@example.com"].depot.name == "Sydney Depot"
     assert run.counts["created"] == 4 and run.counts["unchanged"] == 1
 
 
