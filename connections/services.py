@@ -258,6 +258,9 @@ def sync_run_apply_dry_run(
 ) -> SyncRun:
     if not dry_run.dry_run or dry_run.status not in (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS):
         raise SyncRunStateError(f"Run #{dry_run.pk} is not a finished dry run, so it cannot be applied.")
+    earlier = dry_run.applications.exclude(status__in=(Status.FAILED, Status.CANCELLED)).first()
+    if earlier is not None:
+        raise SyncRunStateError(f"Dry run #{dry_run.pk} was applied already, by run #{earlier.pk}.")
     return sync_run_start(
         connection=dry_run.connection,
         scope=dry_run.scope,
@@ -399,7 +402,9 @@ def _execute(run: SyncRun) -> None:
     if scope in (SyncRun.Scope.EMPLOYEES, SyncRun.Scope.ALL):
         progress.stage(f"Reading employees from {connector.label}")
         employees = list(progress.count(connector.fetch_employees()))
-    connection_record_health(connection=connection, ok=True, message=f"Connected to {connector.describe()}.")
+    connection_record_health(
+        connection=connection, ok=True, message=f"Connected to {connector.label} at {connector.describe()}."
+    )
 
     progress.stage("Planning")
     directory_hash = directory_fingerprint(connection_id=connection.pk)

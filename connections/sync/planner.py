@@ -281,7 +281,12 @@ class _EmployeePlanner:
                 "remote_email": mapping.remote_email,
                 "remote_status": mapping.remote_status,
             }
-            if all(current[k] == wanted[k] for k in current) and state != EmployeeMapping.State.CONFLICT:
+            unchanged = (
+                all(current[k] == wanted[k] for k in current)
+                and mapping.person_id == change.person_id
+                and change.action is not Action.CREATE
+            )
+            if unchanged and state != EmployeeMapping.State.CONFLICT:
                 return
         change.mapping = wanted
 

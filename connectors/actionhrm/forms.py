@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 
 DEFAULT_LOCATIONS_PATH = "/api/v1/locations"
 DEFAULT_EMPLOYEES_PATH = "/api/v1/employees"
@@ -14,6 +15,17 @@ MAX_PER_PAGE = 1000
 VENDOR_DOMAIN = "actionhrm.com"
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def insecure_loopback_allowed() -> bool:
+    """Whether a base URL may be plain ``http://`` on this machine's loopback.
+
+    Only for development and tests (a stand-in ActionHRM on 127.0.0.1): on with
+    DEBUG, or with the setting ``HRSYNC_ALLOW_INSECURE_LOOPBACK`` (the browser
+    tests turn it on). A real ActionHRM is always reached over https.
+    """
+    return bool(settings.DEBUG or getattr(settings, "HRSYNC_ALLOW_INSECURE_LOOPBACK", False))
 
 
 def normalise_subdomain(value: str) -> str:
@@ -50,6 +62,9 @@ def normalise_subdomain(value: str) -> str:
 def normalise_base_url(value: str) -> str:
     """An https URL with a host and no user-info, query or fragment; no trailing slash.
 
+    (Plain http is accepted only for a loopback host when
+    ``insecure_loopback_allowed()``: a stand-in server in development and tests.)
+
     The error messages never repeat the URL (it might carry a password).
     """
     text = value.strip()
@@ -58,7 +73,13 @@ def normalise_base_url(value: str) -> str:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         raise ValueError("Enter a valid URL, such as https://my-company.actionhrm.com.") from None
-    if parts.scheme.lower() != "https":
+    scheme = parts.scheme.lower()
+    insecure_ok = (
+        scheme == "http"
+        and (parts.hostname or "").lower() in _LOOPBACK_HOSTS
+        and insecure_loopback_allowed()
+    )
+    if scheme != "https" and not insecure_ok:
         raise ValueError("The base URL must start with https://.")
     if not parts.hostname:
         raise ValueError("Enter a valid URL, such as https://my-company.actionhrm.com.")
@@ -69,7 +90,7 @@ def normalise_base_url(value: str) -> str:
         )
     if parts.query or parts.fragment:
         raise ValueError("The base URL cannot have a query (?…) or fragment (#…).")
-    return f"https://{parts.netloc}{parts.path}".rstrip("/")
+    return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
 def normalise_path(value: str, default: str) -> str:

@@ -332,3 +332,18 @@ def test_emails_are_stored_lower_cased_so_a_case_change_is_not_an_update(connect
 
     source.employees = [employee("1", email="ADA.LOVELACE@example.com")]
     assert run_sync(connection, scope="employees").counts["unchanged"] == 1
+
+
+def test_a_linked_record_whose_person_was_deleted_is_matched_again_and_the_link_saved(connection, source):
+    person = PersonFactory(email="1@example.com")
+    mapping = EmployeeMappingFactory(connection=connection, remote_id="1", person=person)
+    source.employees = [employee("1")]
+    run_sync(connection, scope="employees")
+    person.delete()
+
+    run = run_sync(connection, scope="employees")
+
+    mapping.refresh_from_db()
+    assert run.counts["created"] == 1
+    assert mapping.person == Person.objects.get(email="1@example.com")
+    assert run_sync(connection, scope="employees").counts["unchanged"] == 1

@@ -315,3 +315,12 @@ def test_a_run_reports_progress_and_heartbeat_while_it_reads(connection, source,
     assert reading == [0, 500, 1000, 1200]
     assert seen[-1][0] == "Applying"
     assert run.started_at <= run.finished_at
+
+
+def test_a_dry_run_is_applied_at_most_once(connection, source):
+    source.employees = [employee("1")]
+    dry = run_sync(connection, scope="employees", dry_run=True)
+    services.sync_run_execute(run_id=services.sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk)
+
+    with pytest.raises(services.SyncRunStateError, match="applied already"):
+        services.sync_run_apply_dry_run(dry_run=dry, enqueue=False)

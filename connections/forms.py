@@ -1,0 +1,231 @@
+"""Forms of the connection pages.
+
+They validate what an admin typed and turn it into the ``values`` the
+services take (``connection_create`` / ``connection_update``); the services
+validate again and own every rule about what a connection may hold.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from connections import services
+from connections.models import Connection, SyncRun
+from connectors.base import Connector
+from connectors.registry import connector_class, enabled_kinds
+from hrsync.people.models import Person
+
+#: Prefix of the connector's own fields, so they never collide with ours.
+CONFIG_PREFIX = "config"
+SECRET_SAVED_HELP = "Saved — leave blank to keep."
+
+
+class KindChoiceForm(forms.Form):
+    """Step 1 of a new connection: which integration."""
+
+    kind = forms.ChoiceField(label="Integration", widget=forms.RadioSelect, error_messages={
+        "required": "Choose an integration to continue.",
+        "invalid_choice": "Choose one of the integrations listed.",
+    })
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [(kind, label) for kind, (label, _path) in enabled_kinds().items()]
+
+
+def connector_config_form(
+    cls: type[Connector],
+    *,
+    data: Any = None,
+    connection: Connection | None = None,
+) -> forms.Form:
+    """The connector's ``config_form``, prefixed, with every secret field as an
+    empty password input.
+
+    Secrets are never rendered back: on the settings page a stored secret makes
+    its field optional, and a blank value keeps it (the service does that).
+    """
+    initial = {}
+    if connection is not None:
+        initial = {k: v for k, v in connection.config.items() if k not in cls.secret_fields}
+    form = cls.config_form(data=data, initial=initial, prefix=CONFIG_PREFIX)
+    stored = set(connection.secrets) if connection is not None else set()
+    for name in cls.secret_fields:
+        field = form.fields.get(name)
+        if field is None:
+            continue
+        field.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+        if name in stored:
+            field.required = False
+            field.help_text = SECRET_SAVED_HELP
+    return form
+
+
+def config_values(form: forms.Form) -> dict[str, Any]:
+    """What the admin typed into the connector's fields, for the services
+    (which validate it again with the connector's form)."""
+    return {name: ("" if form[name].data is None else form[name].data) for name in form.fields}
+
+
+def add_service_error(form: forms.Form, exc: ValidationError) -> None:
+    """Show a service's ValidationError on ``form``: per field where the
+    service named one of its fields, above the form otherwise."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            target = field if field in form.fields else None
+            for message in errors:
+                if target is None and field != NON_FIELD_ERRORS:
+                    message = f"{field.replace('_', ' ').capitalize()}: {message}"
+                form.add_error(target, message)
+    else:
+        for message in exc.messages:
+            form.add_error(None, message)
+
+
+class ConnectionNameForm(forms.Form):
+    name = forms.CharField(
+        label="Name",
+        max_length=200,
+        help_text="How this connection is shown in hrsync, such as “ActionHRM – Australia”.",
+    )
+
+    def __init__(self, *args: Any, exclude_pk: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.exclude_pk = exclude_pk
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        taken = Connection.objects.filter(name=name).exclude(pk=self.exclude_pk)
+        if taken.exists():
+            raise ValidationError("Another connection already has this name.")
+        return name
+
+
+def _hours(value: Any) -> str:
+    text = f"{Decimal(str(value)).quantize(Decimal('0.01')):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class ConnectionSettingsForm(ConnectionNameForm):
+    """The connection's own options (the connector's fields have their own form)."""
+
+    sync_interval_hours = forms.DecimalField(
+        label="Sync interval (hours)",
+        min_value=Decimal(str(services.MIN_SYNC_INTERVAL_HOURS)),
+        max_value=Decimal(168),
+        decimal_places=2,
+        help_text="How often background sync runs, from 0.25 to 168 hours.",
+    )
+    safeguard_percent = forms.IntegerField(
+        label="Safeguard: largest share deactivated (%)",
+        min_value=0,
+        max_value=100,
+        help_text=Connection._meta.get_field("safeguard_percent").help_text,
+    )
+    safeguard_min = forms.IntegerField(
+        label="Safeguard: always allow up to",
+        min_value=0,
+        help_text="Deactivations at or below this count never block a sync, whatever the share.",
+    )
+
+    @classmethod
+    def initial_for(cls, connection: Connection) -> dict[str, Any]:
+        return {
+            "name": connection.name,
+            "sync_interval_hours": _hours(connection.sync_interval.total_seconds() / 3600),
+            "safeguard_percent": connection.safeguard_percent,
+            "safeguard_min": connection.safeguard_min,
+        }
+
+    def values(self) -> dict[str, str]:
+        data = self.cleaned_data
+        return {
+            "sync_interval_hours": _hours(data["sync_interval_hours"]),
+            "safeguard_percent": str(data["safeguard_percent"]),
+            "safeguard_min": str(data["safeguard_min"]),
+        }
+
+
+class StatusMapRowForm(forms.Form):
+    """One vendor status → person status. The extra row adds a new status."""
+
+    vendor_status = forms.CharField(label="Status in the HR system", max_length=100, required=False)
+    person_status = forms.ChoiceField(
+        label="Person status",
+        required=False,
+        choices=[("", "— not mapped —"), *Person.Status.choices],
+    )
+    #: Rows for statuses already in the map must keep a person status: the
+    #: map has no "unmapped" value to go back to.
+    existing = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        vendor, person = cleaned.get("vendor_status", "").strip(), cleaned.get("person_status")
+        cleaned["vendor_status"] = vendor
+        if person and not vendor:
+            self.add_error("vendor_status", "Enter the status as the HR system spells it.")
+        if vendor and not person and cleaned.get("existing"):
+            self.add_error("person_status", "Choose the person status for this HR status.")
+        return cleaned
+
+
+class BaseStatusMapFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        seen: set[str] = set()
+        for form in self.forms:
+            vendor = form.cleaned_data.get("vendor_status")
+            if vendor and vendor in seen:
+                form.add_error("vendor_status", f"“{vendor}” is listed twice.")
+            seen.add(vendor)
+
+    def values(self) -> dict[str, str]:
+        return {
+            f"status_map.{form.cleaned_data['vendor_status']}": form.cleaned_data["person_status"]
+            for form in self.forms
+            if form.cleaned_data.get("vendor_status") and form.cleaned_data.get("person_status")
+        }
+
+
+StatusMapFormSet = forms.formset_factory(StatusMapRowForm, formset=BaseStatusMapFormSet, extra=1)
+STATUS_MAP_PREFIX = "status"
+
+
+def status_map_formset(connection: Connection, data: Any = None) -> BaseStatusMapFormSet:
+    defaults = connector_class(connection.kind).default_status_map
+    rows = [
+        {"vendor_status": vendor, "person_status": connection.status_map.get(vendor, ""),
+         "existing": vendor in connection.status_map}
+        for vendor in [*connection.status_map, *[k for k in defaults if k not in connection.status_map]]
+    ]
+    return StatusMapFormSet(data=data, initial=rows, prefix=STATUS_MAP_PREFIX)
+
+
+class OptionToggleForm(forms.Form):
+    option = forms.ChoiceField(choices=[("background_sync", "Background sync"),
+                                        ("credential_notifications", "Credential notifications")])
+    value = forms.ChoiceField(choices=[("true", "On"), ("false", "Off")])
+
+
+#: The sync menu's actions: action → (label, scope, dry run).
+SYNC_ACTIONS: dict[str, tuple[str, str, bool]] = {
+    "all": ("Sync All Data", SyncRun.Scope.ALL, False),
+    "locations": ("Sync Locations", SyncRun.Scope.LOCATIONS, False),
+    "employees_dry_run": ("Sync Employees (Dry Run)", SyncRun.Scope.EMPLOYEES, True),
+    "employees": ("Sync Employees", SyncRun.Scope.EMPLOYEES, False),
+}
+
+
+class SyncActionForm(forms.Form):
+    action = forms.ChoiceField(choices=[(key, label) for key, (label, _s, _d) in SYNC_ACTIONS.items()])
+
+    @property
+    def scope_and_dry_run(self) -> tuple[str, bool]:
+        _label, scope, dry_run = SYNC_ACTIONS[self.cleaned_data["action"]]
+        return scope, dry_run

@@ -1,0 +1,36 @@
+"""What every connection tab shares: staff access, the connection, the tab list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.views.generic.base import ContextMixin
+
+from connections.models import Connection
+from hrsync.access import StaffRequiredMixin
+
+#: (slug, label, url name) of each tab, in order.
+TABS = (
+    ("overview", "Overview", "connections:overview"),
+    ("employees", "Employees", "connections:employees"),
+    ("depots", "Depots", "connections:depots"),
+    ("runs", "Runs", "connections:runs"),
+    ("settings", "Settings", "connections:settings"),
+)
+
+
+class ConnectionTabMixin(StaffRequiredMixin, ContextMixin):
+    """Loads ``self.connection`` from the URL's ``pk`` and fills the tab frame."""
+
+    active_tab: str = ""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and request.user.is_staff:
+            self.connection = get_object_or_404(Connection, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(
+            connection=self.connection, tabs=TABS, active_tab=self.active_tab, **kwargs
+        )

@@ -1,0 +1,372 @@
+"""The connection pages: the list, a new connection, the Overview and Settings
+tabs, and the small POST endpoints behind the Overview's buttons.
+
+Views stay thin: forms validate, ``connections.services`` does the work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.generic import TemplateView
+
+from connections import services
+from connections.forms import (
+    SYNC_ACTIONS,
+    ConnectionNameForm,
+    ConnectionSettingsForm,
+    KindChoiceForm,
+    OptionToggleForm,
+    SyncActionForm,
+    add_service_error,
+    config_values,
+    connector_config_form,
+    status_map_formset,
+)
+from connections.models import Connection, SyncRun
+from connections.summaries import sync_run_counts, sync_run_summary
+from connections.views.base import ConnectionTabMixin
+from connectors.registry import connector_class, enabled_kinds
+from hrsync.access import StaffRequiredMixin
+
+#: Runs that read something useful: the checklist counts them as "done".
+_USEFUL = (SyncRun.Status.SUCCEEDED, SyncRun.Status.COMPLETED_WITH_ERRORS)
+
+
+def run_title(run: SyncRun) -> str:
+    """The name of the button that starts such a run: "Sync Employees (Dry Run)"."""
+    for label, scope, dry_run in SYNC_ACTIONS.values():
+        if (scope, dry_run) == (run.scope, False):
+            return f"{label} (Dry Run)" if run.dry_run else label
+    return f"Sync {run.get_scope_display()}"
+
+
+def interval_text(interval: dt.timedelta) -> str:
+    """"3 hours", "hour", "30 minutes": for "Syncs employees every …"."""
+    minutes = round(interval.total_seconds() / 60)
+    if minutes % 60:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    return "hour" if hours == 1 else f"{hours} hours"
+
+
+def _flash_check(request: HttpRequest, check, *, prefix: str = "") -> None:
+    if check.ok:
+        messages.success(request, f"{prefix}{check.message}")
+    else:
+        messages.warning(request, f"{prefix}The connection test failed: {check.message}")
+
+
+# -- list and create -----------------------------------------------------------
+
+
+class ConnectionListView(StaffRequiredMixin, TemplateView):
+    template_name = "connections/list.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        latest = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-created_at", "-id")
+        connections = list(Connection.objects.annotate(last_run_id=Subquery(latest.values("pk")[:1])))
+        runs = SyncRun.objects.in_bulk([c.last_run_id for c in connections if c.last_run_id])
+        rows = []
+        for connection in connections:
+            run = runs.get(connection.last_run_id)
+            rows.append({
+                "connection": connection,
+                "last_run": run,
+                "last_run_title": run_title(run) if run else "",
+                "last_run_at": (run.finished_at or run.started_at or run.created_at) if run else None,
+            })
+        return super().get_context_data(rows=rows, **kwargs)
+
+
+class ConnectionCreateView(StaffRequiredMixin, View):
+    """Step 1 (no ``?kind``): choose the integration. Step 2: name and settings."""
+
+    def _kind(self, request: HttpRequest) -> tuple[KindChoiceForm, str | None]:
+        kind_form = KindChoiceForm(data=request.GET if "kind" in request.GET else None)
+        return kind_form, kind_form.cleaned_data["kind"] if kind_form.is_valid() else None
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        kind_form, kind = self._kind(request)
+        if kind is None:
+            return self._choose(request, kind_form)
+        cls = connector_class(kind)
+        return self._details(request, kind, ConnectionNameForm(), connector_config_form(cls))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        kind_form, kind = self._kind(request)
+        if kind is None:
+            return self._choose(request, kind_form)
+        cls = connector_class(kind)
+        name_form = ConnectionNameForm(data=request.POST)
+        config_form = connector_config_form(cls, data=request.POST)
+        if not (name_form.is_valid() & config_form.is_valid()):
+            return self._details(request, kind, name_form, config_form, status=400)
+        try:
+            with transaction.atomic():
+                connection = services.connection_create(
+                    kind=kind, name=name_form.cleaned_data["name"], values=config_values(config_form)
+                )
+        except ValidationError as exc:
+            add_service_error(name_form, exc)
+            return self._details(request, kind, name_form, config_form, status=400)
+        check = services.connection_check(connection=connection)
+        _flash_check(request, check, prefix=f"{connection.name} saved. ")
+        return redirect("connections:overview", connection.pk)
+
+    def _choose(self, request: HttpRequest, kind_form: KindChoiceForm) -> HttpResponse:
+        kinds = [
+            {"kind": kind, "label": label, "capabilities": sorted(connector_class(kind).capabilities)}
+            for kind, (label, _path) in enabled_kinds().items()
+        ]
+        return render(request, "connections/new_kind.html", {"form": kind_form, "kinds": kinds},
+                      status=400 if kind_form.is_bound else 200)
+
+    def _details(self, request, kind, name_form, config_form, status: int = 200) -> HttpResponse:
+        context = {
+            "kind": kind,
+            "kind_label": enabled_kinds()[kind][0],
+            "name_form": name_form,
+            "config_form": config_form,
+        }
+        return render(request, "connections/new.html", context, status=status)
+
+
+# -- overview ------------------------------------------------------------------
+
+
+def _progress(run: SyncRun) -> dict[str, Any]:
+    return {
+        "id": run.pk,
+        "title": run_title(run),
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "stage": run.progress_stage or ("Waiting for a worker" if run.status == SyncRun.Status.QUEUED else ""),
+        "done": run.progress_done,
+        "total": run.progress_total,
+        "dry_run": run.dry_run,
+        "url": reverse("connections:run", args=[run.connection_id, run.pk]),
+    }
+
+
+def _last_finished(connection: Connection) -> SyncRun | None:
+    return connection.runs.filter(status__in=SyncRun.FINISHED_STATUSES).order_by("-created_at", "-id").first()
+
+
+def _active(connection: Connection) -> SyncRun | None:
+    return connection.runs.filter(status__in=SyncRun.ACTIVE_STATUSES).first()
+
+
+def _checklist(connection: Connection, has_locations: bool) -> list[dict[str, Any]]:
+    """The recommended order for a new connection, with what is done."""
+    useful = connection.runs.filter(status__in=_USEFUL)
+    employee_scopes = (SyncRun.Scope.EMPLOYEES, SyncRun.Scope.ALL)
+    steps = []
+    if has_locations:
+        depots = connection.depot_mappings
+        located = depots.exists() or useful.filter(
+            dry_run=False, scope__in=(SyncRun.Scope.LOCATIONS, SyncRun.Scope.ALL)
+        ).exists()
+        steps += [
+            {"title": "Sync Locations", "text": "Read the HR system’s locations.", "done": located},
+            {"title": "Map depots", "text": "On the Depots tab, choose the depot for each location.",
+             "done": located and not depots.filter(depot__isnull=True).exists(),
+             "url": reverse("connections:depots", args=[connection.pk])},
+        ]
+    steps += [
+        {"title": "Sync Employees (Dry Run)", "text": "Preview what a sync would change, without changing anything.",
+         "done": useful.filter(dry_run=True, scope__in=employee_scopes).exists()},
+        {"title": "Sync Employees", "text": "Create, update and deactivate people as the HR system says.",
+         "done": useful.filter(dry_run=False, scope__in=employee_scopes).exists()},
+    ]
+    return steps
+
+
+class ConnectionOverviewView(ConnectionTabMixin, TemplateView):
+    template_name = "connections/overview.html"
+    active_tab = "overview"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        connection = self.connection
+        cls = connector_class(connection.kind)
+        has_locations = "locations" in cls.capabilities
+        active = _active(connection)
+        last = _last_finished(connection)
+        checklist = _checklist(connection, has_locations)
+        unmapped = connection.depot_mappings.filter(depot__isnull=True).count() if has_locations else 0
+        return super().get_context_data(
+            has_locations=has_locations,
+            active_run=active,
+            progress=_progress(active) if active else None,
+            last_run=last,
+            last_run_title=run_title(last) if last else "",
+            last_counts=sync_run_counts(run=last) if last else None,
+            checklist=checklist,
+            checklist_done=all(step["done"] for step in checklist),
+            unmapped_locations=unmapped,
+            interval_text=interval_text(connection.sync_interval),
+            **kwargs,
+        )
+
+
+class ConnectionSyncView(ConnectionTabMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        form = SyncActionForm(data=request.POST)
+        if not form.is_valid():
+            messages.error(request, "Choose one of the sync actions.")
+            return redirect("connections:overview", pk)
+        scope, dry_run = form.scope_and_dry_run
+        try:
+            run = services.sync_run_start(
+                connection=self.connection, scope=scope, dry_run=dry_run,
+                trigger=SyncRun.Trigger.MANUAL, user=request.user,
+            )
+        except (services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
+            messages.warning(request, str(exc))
+        else:
+            messages.success(request, f"{run_title(run)} #{run.pk} queued.")
+        return redirect("connections:overview", pk)
+
+
+_OPTION_MESSAGES = {
+    ("background_sync", True): "Background sync is on: hrsync syncs this connection every {interval}.",
+    ("background_sync", False): "Background sync is off: this connection syncs only when you start it.",
+    ("credential_notifications", True): "Credential notifications are on: each new person gets a login "
+    "and an email to set a password.",
+    ("credential_notifications", False): "Credential notifications are off: new people get no login or email.",
+}
+
+
+class ConnectionOptionsView(ConnectionTabMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        form = OptionToggleForm(data=request.POST)
+        if not form.is_valid():
+            messages.error(request, "That option cannot be changed here.")
+            return redirect("connections:overview", pk)
+        option, value = form.cleaned_data["option"], form.cleaned_data["value"]
+        try:
+            services.connection_update(connection=self.connection, values={option: value})
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            template = _OPTION_MESSAGES[(option, value == "true")]
+            messages.success(request, template.format(interval=interval_text(self.connection.sync_interval)))
+        return redirect("connections:overview", pk)
+
+
+class ConnectionProgressView(ConnectionTabMixin, View):
+    """What the Overview's progress panel polls."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        active = _active(self.connection)
+        last = _last_finished(self.connection)
+        last_data = None
+        if last is not None:
+            last_data = {
+                **sync_run_summary(run=last),
+                "title": run_title(last),
+                "status_label": last.get_status_display(),
+                "url": reverse("connections:run", args=[pk, last.pk]),
+            }
+        return JsonResponse({
+            "active": active is not None,
+            "run": _progress(active) if active else None,
+            "last": last_data,
+        })
+
+
+class ConnectionTestView(ConnectionTabMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        check = services.connection_check(connection=self.connection)
+        _flash_check(request, check)
+        target = request.POST.get("next") or request.GET.get("next")
+        if target and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(target)
+        return redirect("connections:overview", pk)
+
+
+# -- settings and delete -------------------------------------------------------
+
+
+class ConnectionSettingsView(ConnectionTabMixin, TemplateView):
+    template_name = "connections/settings.html"
+    active_tab = "settings"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connection = self.connection
+        return self.render_to_response(self.get_context_data(
+            form=ConnectionSettingsForm(initial=ConnectionSettingsForm.initial_for(connection), exclude_pk=pk),
+            config_form=connector_config_form(connector_class(connection.kind), connection=connection),
+            status_formset=status_map_formset(connection),
+        ))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connection = self.connection
+        form = ConnectionSettingsForm(data=request.POST, exclude_pk=pk)
+        config_form = connector_config_form(connector_class(connection.kind), data=request.POST,
+                                            connection=connection)
+        status_formset = status_map_formset(connection, data=request.POST)
+        if form.is_valid() & config_form.is_valid() & status_formset.is_valid():
+            values = {**config_values(config_form), **form.values(), **status_formset.values()}
+            try:
+                with transaction.atomic():
+                    connection.name = form.cleaned_data["name"]
+                    services.connection_update(connection=connection, values=values)
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                check = services.connection_check(connection=connection)
+                _flash_check(request, check, prefix="Settings saved. ")
+                return redirect("connections:settings", pk)
+        # The services may have half-applied the values to the instance: show the saved one.
+        connection.refresh_from_db()
+        context = self.get_context_data(form=form, config_form=config_form, status_formset=status_formset)
+        return self.render_to_response(context, status=400)
+
+
+class ConnectionDeleteView(ConnectionTabMixin, TemplateView):
+    template_name = "connections/confirm_delete.html"
+    active_tab = "settings"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        connection = self.connection
+        return super().get_context_data(
+            run_count=connection.runs.count(),
+            employee_mapping_count=connection.employee_mappings.count(),
+            depot_mapping_count=connection.depot_mappings.count(),
+            people_count=connection.managed_people.count(),
+            active_run=_active(connection),
+            **kwargs,
+        )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connection = self.connection
+        if _active(connection) is not None:
+            # Deleting under a worker would leave it writing to a run that no longer exists.
+            messages.warning(request, "A sync is running: wait for it to finish, then delete the connection.")
+            return redirect("connections:delete", pk)
+        name = connection.name
+        # People stay: Person.managed_by is SET_NULL, so they simply stop being managed.
+        connection.delete()
+        messages.success(request, f"{name} was deleted. Its people are still in the directory.")
+        return redirect("connections:list")

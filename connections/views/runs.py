@@ -1,0 +1,332 @@
+"""The Runs tab: run history, a run's report, its CSV, and the decisions an
+admin takes on a run (approve or reject a blocked run, apply a dry run)."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from connections import services
+from connections.models import SyncRun
+from connections.summaries import SUMMARY_COUNT_KEYS, sync_run_counts
+from connections.sync.changes import Action
+from connections.views.base import ConnectionTabMixin
+
+Status = SyncRun.Status
+
+#: Finished dry runs that can be applied as they are.
+APPLICABLE_STATUSES = (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS)
+#: An application in one of these states means the dry run was (or is being) applied.
+APPLIED_STATUSES = (*SyncRun.ACTIVE_STATUSES, Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS, Status.BLOCKED)
+
+#: The action filter of a run page, in this order; "warnings" is any action with warnings.
+ACTION_FILTERS = (
+    ("create", "Create"),
+    ("link", "Link"),
+    ("update", "Update"),
+    ("deactivate", "Deactivate"),
+    ("reactivate", "Reactivate"),
+    ("conflict", "Conflict"),
+    ("error", "Error"),
+    ("unchanged", "Unchanged"),
+)
+WARNINGS_FILTER = "warnings"
+
+LOCATION_COUNT_LABELS = {"create": "new", "update": "renamed", "unchanged": "unchanged"}
+
+CSV_COLUMNS = ("action", "remote_id", "person_id", "email", "name", "field", "old", "new", "message", "warnings")
+#: A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def run_duration(run: SyncRun) -> str:
+    if run.started_at is None:
+        return "—"
+    if run.finished_at is None:
+        return "running" if run.is_active else "—"
+    seconds = max(int((run.finished_at - run.started_at).total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds} s" if seconds else "< 1 s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def run_counts_summary(run: SyncRun) -> str:
+    """"3 created · 1 updated · locations: 2 new" — only what is not zero."""
+    counts = sync_run_counts(run=run)
+    parts = [f"{counts[key]} {key}" for key in SUMMARY_COUNT_KEYS if key != "unchanged" and counts[key]]
+    locations = counts.get("locations") or {}
+    location_parts = [
+        f"{value} {LOCATION_COUNT_LABELS.get(key, key)}" for key, value in locations.items() if value
+    ]
+    if location_parts:
+        parts.append("locations: " + ", ".join(location_parts))
+    if parts:
+        return " · ".join(parts)
+    if run.status in (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS):
+        return "no changes"
+    return "—"
+
+
+def _get_run(view: ConnectionTabMixin, run_id: int, queryset: QuerySet | None = None) -> SyncRun:
+    queryset = SyncRun.objects.all() if queryset is None else queryset
+    return get_object_or_404(queryset, pk=run_id, connection=view.connection)
+
+
+def _deactivations(run: SyncRun) -> list[dict[str, Any]]:
+    return [c for c in (run.report or {}).get("changes", []) if c.get("action") == Action.DEACTIVATE]
+
+
+# -- history ------------------------------------------------------------------------
+
+
+class RunListView(ConnectionTabMixin, TemplateView):
+    template_name = "connections/runs.html"
+    active_tab = "runs"
+    paginate_by = 25
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        params = self.request.GET
+        status = params.get("status", "")
+        kind = params.get("type", "")
+        trigger = params.get("trigger", "")
+        # The report can be megabytes; the history never reads it.
+        runs = SyncRun.objects.filter(connection=self.connection).select_related("requested_by").defer("report")
+        if status in Status.values:
+            runs = runs.filter(status=status)
+        else:
+            status = ""
+        if kind in ("dry", "sync"):
+            runs = runs.filter(dry_run=kind == "dry")
+        else:
+            kind = ""
+        if trigger in SyncRun.Trigger.values:
+            runs = runs.filter(trigger=trigger)
+        else:
+            trigger = ""
+        page = Paginator(runs.order_by("-created_at", "-id"), self.paginate_by).get_page(params.get("page"))
+        for run in page.object_list:
+            run.duration_display = run_duration(run)
+            run.counts_summary = run_counts_summary(run)
+        return super().get_context_data(
+            page=page,
+            runs=page.object_list,
+            status=status,
+            kind=kind,
+            trigger=trigger,
+            filtered=bool(status or kind or trigger),
+            status_choices=Status.choices,
+            trigger_choices=SyncRun.Trigger.choices,
+            **kwargs,
+        )
+
+
+# -- one run ----------------------------------------------------------------------------
+
+
+class RunDetailView(ConnectionTabMixin, TemplateView):
+    template_name = "connections/run_detail.html"
+    active_tab = "runs"
+    paginate_by = 100
+    #: How many of a blocked run's deactivations are listed above the report.
+    deactivations_shown = 100
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        run = _get_run(
+            self, self.kwargs["run_id"], SyncRun.objects.select_related("requested_by", "decided_by")
+        )
+        report = run.report or {}
+        changes: list[dict[str, Any]] = report.get("changes") or []
+        action_counts: Counter[str] = Counter()
+        with_warnings = 0
+        for change in changes:
+            action_counts[change.get("action", "")] += 1
+            if change.get("warnings"):
+                with_warnings += 1
+
+        current = self.request.GET.get("action", "")
+        if current == WARNINGS_FILTER:
+            shown = [c for c in changes if c.get("warnings")]
+        elif current in dict(ACTION_FILTERS):
+            shown = [c for c in changes if c.get("action") == current]
+        else:
+            current, shown = "", changes
+        # Only the page's rows reach the template: a report may hold 100,000.
+        page = Paginator(shown, self.paginate_by).get_page(self.request.GET.get("page"))
+
+        action_filters = [("", "All", len(changes), current == "")]
+        action_filters += [(slug, label, action_counts[slug], current == slug) for slug, label in ACTION_FILTERS]
+        action_filters.append((WARNINGS_FILTER, "With warnings", with_warnings, current == WARNINGS_FILTER))
+
+        applications = list(run.applications.only("id", "status", "created_at").order_by("-created_at"))
+        can_apply = (
+            run.dry_run
+            and run.status in APPLICABLE_STATUSES
+            and not any(a.status in APPLIED_STATUSES for a in applications)
+        )
+        deactivations = _deactivations(run) if run.status == Status.BLOCKED else []
+        counts = sync_run_counts(run=run)
+        return super().get_context_data(
+            run=run,
+            counts=[(key, counts[key]) for key in SUMMARY_COUNT_KEYS],
+            location_counts=[
+                (LOCATION_COUNT_LABELS.get(k, k), v) for k, v in (counts.get("locations") or {}).items()
+            ],
+            duration=run_duration(run),
+            counts_summary=run_counts_summary(run),
+            deactivates=counts["deactivated"],
+            page=page,
+            changes=page.object_list,
+            has_changes=bool(changes),
+            action_filters=action_filters,
+            current_action=current,
+            locations=report.get("locations") or [],
+            notes=report.get("notes") or [],
+            applications=applications,
+            can_apply=can_apply,
+            deactivations=deactivations[: self.deactivations_shown],
+            deactivation_count=len(deactivations),
+            **kwargs,
+        )
+
+
+# -- the report as CSV ----------------------------------------------------------------
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, for streaming."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell as text, defused: a leading = + - @ would make it a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def report_csv_rows(changes: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
+    """One row per changed field; one row with an empty field when none changed."""
+    yield list(CSV_COLUMNS)
+    for change in changes:
+        head = [
+            change.get("action", ""),
+            change.get("remote_id", ""),
+            change.get("person_id"),
+            change.get("email", ""),
+            change.get("name", ""),
+        ]
+        tail = [change.get("message", ""), "; ".join(str(w) for w in change.get("warnings") or [])]
+        fields = change.get("fields") or {}
+        if not fields:
+            yield [csv_cell(v) for v in (*head, "", "", "", *tail)]
+            continue
+        for name, diff in fields.items():
+            old, new = (list(diff) + [None, None])[:2] if isinstance(diff, list | tuple) else (None, diff)
+            yield [csv_cell(v) for v in (*head, name, old, new, *tail)]
+
+
+class RunReportCsvView(ConnectionTabMixin, View):
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest, pk: int, run_id: int) -> StreamingHttpResponse:
+        run = _get_run(self, run_id)
+        changes = (run.report or {}).get("changes") or []
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in report_csv_rows(changes)), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="hrsync-run-{run.pk}.csv"'
+        return response
+
+
+# -- decisions -----------------------------------------------------------------------------
+
+
+class _RunDecisionView(ConnectionTabMixin, View):
+    """POST only. Without ``confirm`` it answers with a confirmation page, so
+    the decision works the same with JavaScript off."""
+
+    http_method_names = ["post"]
+    template_name = "connections/run_confirm.html"
+    decision = ""
+
+    def post(self, request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+        run = _get_run(self, run_id, SyncRun.objects.defer("report"))
+        if run.status != Status.BLOCKED:
+            messages.warning(request, f"Run #{run.pk} is {run.get_status_display().lower()}, not blocked: nothing to decide.")
+            return redirect("connections:run", pk=self.connection.pk, run_id=run.pk)
+        if request.POST.get("confirm") != "yes":
+            deactivating = sync_run_counts(run=run)["deactivated"]
+            context = self.get_context_data(run=run, decision=self.decision, deactivating=deactivating)
+            return render(request, self.template_name, context)
+        try:
+            self.decide(run)
+        except (services.SyncRunStateError, services.SyncAlreadyRunning) as exc:
+            messages.warning(request, str(exc))
+        return redirect("connections:run", pk=self.connection.pk, run_id=run.pk)
+
+    def decide(self, run: SyncRun) -> None:
+        raise NotImplementedError
+
+
+class RunApproveView(_RunDecisionView):
+    decision = "approve"
+
+    def decide(self, run: SyncRun) -> None:
+        services.sync_run_approve(run=run, user=self.request.user)
+        messages.success(self.request, f"Approved: run #{run.pk} is being applied.")
+
+
+class RunRejectView(_RunDecisionView):
+    decision = "reject"
+
+    def decide(self, run: SyncRun) -> None:
+        services.sync_run_reject(run=run, user=self.request.user)
+        messages.success(self.request, f"Rejected: nothing from run #{run.pk} was applied.")
+
+
+class RunApplyView(ConnectionTabMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+        dry_run = _get_run(self, run_id, SyncRun.objects.defer("report"))
+        dry_run.connection = self.connection
+        applied = dry_run.applications.filter(status__in=APPLIED_STATUSES).only("id").first()
+        if applied is not None:
+            # A second click must not sync again under the dry run's name.
+            messages.warning(request, f"Dry run #{dry_run.pk} was applied already, by run #{applied.pk}.")
+            return redirect("connections:run", pk=self.connection.pk, run_id=applied.pk)
+        deactivating = sync_run_counts(run=dry_run)["deactivated"]
+        if deactivating and request.POST.get("confirm") != "yes":
+            # An applied dry run skips the safeguard (applying is the review),
+            # so deactivations are confirmed here instead.
+            context = self.get_context_data(run=dry_run, decision="apply", deactivating=deactivating)
+            return render(request, _RunDecisionView.template_name, context)
+        try:
+            run = services.sync_run_apply_dry_run(dry_run=dry_run, user=request.user)
+        except (services.SyncRunStateError, services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
+            messages.warning(request, str(exc))
+            return redirect("connections:run", pk=self.connection.pk, run_id=dry_run.pk)
+        messages.success(request, f"Applying dry run #{dry_run.pk}: run #{run.pk} is on its way.")
+        return redirect("connections:run", pk=self.connection.pk, run_id=run.pk)

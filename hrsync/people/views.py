@@ -1,0 +1,176 @@
+"""The people directory: list, person page, protect toggle and the picker's search."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views import View
+from django.views.generic import ListView
+
+from hrsync.access import StaffRequiredMixin
+from hrsync.people import services
+from hrsync.people.forms import NO_DEPOT, PersonFilterForm, PersonForm
+from hrsync.people.models import Person
+from mappings.models import EmployeeMapping
+
+#: Connection columns never read by these pages: loading ``secrets`` would
+#: decrypt credentials for every row just to print a name.
+_CONNECTION_UNUSED = ("secrets", "config", "status_map", "field_map")
+
+
+def _without_connection_secrets(queryset: QuerySet, path: str) -> QuerySet:
+    return queryset.defer(*(f"{path}__{name}" for name in _CONNECTION_UNUSED))
+
+
+def search_people(queryset: QuerySet[Person], text: str) -> QuerySet[Person]:
+    """Every word must match a name, the email or the employee reference."""
+    for word in text.split():
+        queryset = queryset.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(employee_reference__icontains=word)
+        )
+    return queryset
+
+
+class PersonListView(StaffRequiredMixin, ListView):
+    template_name = "people/list.html"
+    context_object_name = "people"
+    paginate_by = 50
+
+    def get_queryset(self) -> QuerySet[Person]:
+        self.filter_form = PersonFilterForm(self.request.GET or None)
+        filters = self.filter_form.filters() if self.request.GET else {}
+        queryset = _without_connection_secrets(
+            Person.objects.select_related("depot", "managed_by"), "managed_by"
+        )
+        if text := filters.get("q"):
+            queryset = search_people(queryset, text)
+        if depot := filters.get("depot"):
+            queryset = queryset.filter(depot__isnull=True) if depot == NO_DEPOT else queryset.filter(depot_id=depot)
+        if status := filters.get("status"):
+            queryset = queryset.filter(status=status)
+        self.filtered = bool(filters)
+        return queryset
+
+    def paginate_queryset(self, queryset, page_size):
+        # An out-of-range or junk ?page= shows the nearest page rather than a 404.
+        paginator = Paginator(queryset, page_size)
+        page = paginator.get_page(self.request.GET.get("page"))
+        return paginator, page, page.object_list, page.has_other_pages()
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(
+            filter_form=self.filter_form, filtered=self.filtered, **kwargs
+        )
+        # An empty directory (nothing synced yet) needs other words than an
+        # empty search; the extra query runs only when a search found no one.
+        context["directory_empty"] = not context["people"] and (
+            not self.filtered or not Person.objects.exists()
+        )
+        return context
+
+
+class PersonSearchView(StaffRequiredMixin, View):
+    """``?q=`` → up to 20 people as JSON, for link pickers."""
+
+    MIN_LENGTH = 2
+    LIMIT = 20
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        text = request.GET.get("q", "").strip()
+        if len(text) < self.MIN_LENGTH:
+            return JsonResponse({"results": []})
+        people = search_people(Person.objects.all(), text).only(
+            "first_name", "last_name", "email", "status"
+        )[: self.LIMIT]
+        return JsonResponse(
+            {
+                "results": [
+                    {"id": p.pk, "name": str(p), "email": p.email, "status": p.status}
+                    for p in people
+                ]
+            }
+        )
+
+
+class PersonDetailView(StaffRequiredMixin, View):
+    template_name = "people/detail.html"
+
+    def get_person(self, pk: int) -> Person:
+        # managed_by is loaded whole: its connector decides which fields it owns.
+        queryset = Person.objects.select_related("depot", "manager", "user", "managed_by")
+        return get_object_or_404(queryset, pk=pk)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        person = self.get_person(pk)
+        owned = services.person_owned_fields(person=person)
+        form = PersonForm(instance=person, owned=owned)
+        return self.page(request, person, owned, form)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        person = self.get_person(pk)
+        owned = services.person_owned_fields(person=person)
+        # The form validates a copy: a rejected edit must not leak into the
+        # page's header and read-only values.
+        form = PersonForm(request.POST, instance=copy.copy(person), owned=owned)
+        if form.is_valid():
+            try:
+                services.person_update(person=person, data=form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Saved {person}.")
+                return redirect("people:detail", pk=person.pk)
+        return self.page(request, person, owned, form)
+
+    def page(self, request: HttpRequest, person: Person, owned: frozenset[str], form: PersonForm) -> HttpResponse:
+        connection = person.managed_by
+        synced = [
+            (Person._meta.get_field(name).verbose_name, _display(person, name), name)
+            for name in services.EDITABLE_FIELDS
+            if name in owned
+        ]
+        mappings = _without_connection_secrets(
+            EmployeeMapping.objects.filter(person=person).select_related("connection"), "connection"
+        ).order_by("connection__name", "remote_id")
+        context = {
+            "person": person,
+            "connection": connection,
+            "synced": synced,
+            "form": form,
+            "mappings": mappings,
+            "history": services.person_run_changes(person=person),
+            "history_runs": services.HISTORY_RUNS,
+        }
+        return render(request, self.template_name, context)
+
+
+def _display(person: Person, name: str) -> Any:
+    if name == "status":
+        return person.get_status_display()
+    return getattr(person, name)
+
+
+class PersonProtectView(StaffRequiredMixin, View):
+    """POST ``protected=1`` or ``protected=0``."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        person = get_object_or_404(Person, pk=pk)
+        protected = request.POST.get("protected", "").lower() in {"1", "true", "on", "yes"}
+        services.person_set_protected(person=person, protected=protected)
+        if protected:
+            messages.success(request, f"{person} is protected: a sync will never deactivate them.")
+        else:
+            messages.success(request, f"{person} is no longer protected.")
+        return redirect("people:detail", pk=person.pk)

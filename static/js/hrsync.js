@@ -1,0 +1,139 @@
+/* hrsync: the little JavaScript the pages use. No framework.
+ *
+ * Load it in <head> without defer: its first line marks <html class="js">
+ * before the body is painted, so enhanced widgets never flash their
+ * no-JS form.
+ *
+ *  - Menu buttons: <button data-menu-button aria-controls="ID" aria-haspopup="menu"
+ *    aria-expanded="false"> + <ul id="ID" role="menu"> of [role=menuitem].
+ *    Without JS the menu is a plain visible list.
+ *  - Progress: <div data-progress-url="…"> with [data-progress-stage],
+ *    [data-progress-count], <progress> and [data-progress-status] inside;
+ *    polled every 2 s; when the run ends the page reloads once.
+ */
+document.documentElement.classList.add("js");
+
+(function () {
+  "use strict";
+
+  // -- menu button (WAI-ARIA menu button pattern) ----------------------------
+  function setupMenu(button) {
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    if (!menu) return;
+    function items() {
+      return Array.prototype.filter.call(menu.querySelectorAll('[role="menuitem"]'), function (el) {
+        return !el.disabled;
+      });
+    }
+    items().forEach(function (el) { el.tabIndex = -1; });
+
+    function open(focusLast) {
+      var list = items();
+      if (!list.length) return;
+      menu.classList.add("open");
+      button.setAttribute("aria-expanded", "true");
+      list[focusLast ? list.length - 1 : 0].focus();
+    }
+    function close(returnFocus) {
+      if (!menu.classList.contains("open")) return;
+      menu.classList.remove("open");
+      button.setAttribute("aria-expanded", "false");
+      if (returnFocus) button.focus();
+    }
+    function move(step) {
+      var list = items();
+      var index = list.indexOf(document.activeElement);
+      list[(index + step + list.length) % list.length].focus();
+    }
+
+    button.addEventListener("click", function () {
+      if (menu.classList.contains("open")) close(true); else open(false);
+    });
+    button.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown" || event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        open(false);
+      } else if (event.key === "ArrowUp") {
+        event.preventDefault();
+        open(true);
+      } else if (event.key === "Escape") {
+        close(true);
+      }
+    });
+    // Space activates a button on keyup: swallow it, the keydown already opened the menu.
+    button.addEventListener("keyup", function (event) {
+      if (event.key === " ") event.preventDefault();
+    });
+    menu.addEventListener("keydown", function (event) {
+      var list = items();
+      switch (event.key) {
+        case "ArrowDown": event.preventDefault(); move(1); break;
+        case "ArrowUp": event.preventDefault(); move(-1); break;
+        case "Home": event.preventDefault(); list[0].focus(); break;
+        case "End": event.preventDefault(); list[list.length - 1].focus(); break;
+        case "Escape": event.preventDefault(); close(true); break;
+        case "Tab": close(false); break;
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (!menu.contains(event.target) && !button.contains(event.target)) close(false);
+    });
+  }
+
+  // -- progress polling ---------------------------------------------------------
+  function setupProgress(panel) {
+    var url = panel.getAttribute("data-progress-url");
+    var bar = panel.querySelector("progress");
+    var stage = panel.querySelector("[data-progress-stage]");
+    var count = panel.querySelector("[data-progress-count]");
+    var status = panel.querySelector("[data-progress-status]");
+    var finished = false;
+
+    function render(run) {
+      if (stage) stage.textContent = run.stage || run.status_label;
+      if (status) {
+        status.textContent = run.status_label;
+        status.className = "badge badge-" + run.status;
+      }
+      if (bar) {
+        if (run.total) {
+          bar.max = run.total;
+          bar.value = Math.min(run.done, run.total);
+        } else {
+          bar.removeAttribute("value"); // indeterminate
+        }
+      }
+      if (count) {
+        count.textContent = run.total ? run.done + " of " + run.total : (run.done ? run.done + " read" : "");
+      }
+    }
+
+    function poll() {
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(String(response.status));
+          return response.json();
+        })
+        .then(function (data) {
+          if (data.active && data.run) {
+            render(data.run);
+            window.setTimeout(poll, 2000);
+          } else if (!finished) {
+            finished = true;
+            window.location.reload();
+          }
+        })
+        .catch(function () {
+          window.setTimeout(poll, 5000); // a blip: keep trying, slower
+        });
+    }
+    window.setTimeout(poll, 2000);
+  }
+
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-menu-button]"), setupMenu);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-progress-url]"), setupProgress);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

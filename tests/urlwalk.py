@@ -1,0 +1,355 @@
+"""Every URL pattern of the project, filled in with real object ids.
+
+Shared by ``tests/test_urls.py`` (who may open each page) and
+``tests/test_no_secrets_in_pages.py`` (what each page shows). Adding a URL
+pattern means adding it to ``EXPECTED`` (who gets what) and, if it takes
+arguments, to ``URL_KWARGS`` (which objects fill it): until then
+``test_urls.py`` fails, so no page can be added without its access being
+checked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls.resolvers import RoutePattern
+from django.utils import timezone
+
+from connections.models import SyncRun
+from connections.services import connection_create, connection_record_health
+from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
+from hrsync.people.models import Depot, Person
+from mappings.models import DepotMapping, EmployeeMapping
+
+# -- the walk ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL pattern: ``key`` is its full name ("people:detail"), or for an
+    unnamed pattern its path ("/")."""
+
+    key: str
+    name: str | None
+    route: str
+    params: tuple[str, ...]
+
+    def url(self, kwargs: dict[str, Any]) -> str:
+        if self.name:
+            return reverse(self.name, kwargs=kwargs or None)
+        if self.params:
+            raise LookupError(f"Unnamed URL pattern {self.route!r} takes arguments: give it a name.")
+        return "/" + self.route
+
+
+#: The Django admin's own pages are the admin's business (it checks
+#: ``is_staff`` and model permissions itself); its index stands for them all.
+ADMIN_NAMESPACE = "admin"
+ADMIN_KEPT = frozenset({"admin:index"})
+
+
+def walk(
+    patterns: Iterable[URLPattern | URLResolver] | None = None,
+    *,
+    prefix: str = "",
+    namespace: str = "",
+    params: tuple[str, ...] = (),
+) -> list[Route]:
+    """Every URL pattern under ``patterns`` (default: the project's), recursively."""
+    if patterns is None:
+        patterns = get_resolver().url_patterns
+    routes: list[Route] = []
+    for pattern in patterns:
+        own_params = tuple(pattern.pattern.regex.groupindex)
+        route = prefix + _route_text(pattern)
+        if isinstance(pattern, URLResolver):
+            inner = namespace
+            if pattern.namespace:
+                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            routes += walk(pattern.url_patterns, prefix=route, namespace=inner, params=params + own_params)
+            continue
+        name = None
+        if pattern.name:
+            name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+        if namespace.split(":")[0] == ADMIN_NAMESPACE and name not in ADMIN_KEPT:
+            continue
+        routes.append(Route(key=name or "/" + route, name=name, route=route, params=params + own_params))
+    return routes
+
+
+def _route_text(pattern: URLPattern | URLResolver) -> str:
+    if isinstance(pattern.pattern, RoutePattern):
+        return str(pattern.pattern)
+    return pattern.pattern.regex.pattern.lstrip("^").rstrip("$")
+
+
+# -- who gets what ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    #: For redirects: "login", "admin:login" (followed by ?next=<the page>), or
+    #: the URL name it must point at.
+    redirect: str | None = None
+    content_type: str = "text/html"
+
+
+LOGIN = Outcome(302, redirect="login")
+ADMIN_LOGIN = Outcome(302, redirect="admin:login")
+FORBIDDEN = Outcome(403)
+OK = Outcome(200)
+CSV = Outcome(200, content_type="text/csv")
+JSON = Outcome(200, content_type="application/json")
+NOT_ALLOWED = Outcome(405)
+
+
+@dataclass(frozen=True)
+class Access:
+    anonymous: Outcome
+    member: Outcome  # signed in, not staff
+    staff: Outcome
+
+    def for_role(self, role: str) -> Outcome:
+        return getattr(self, role)
+
+    @property
+    def staff_reads_it(self) -> bool:
+        """A page a staff member can GET (rather than a POST endpoint or a redirect)."""
+        return self.staff.status == 200
+
+
+ROLES = ("anonymous", "member", "staff")
+
+STAFF_PAGE = Access(LOGIN, FORBIDDEN, OK)
+STAFF_CSV = Access(LOGIN, FORBIDDEN, CSV)
+STAFF_JSON = Access(LOGIN, FORBIDDEN, JSON)
+#: Forms post here; a GET is refused.
+STAFF_POST = Access(LOGIN, FORBIDDEN, NOT_ALLOWED)
+#: Signing in and resetting a forgotten password work for everyone.
+PUBLIC = Access(OK, OK, OK)
+#: Changing one's own password needs a login, not staff.
+SIGNED_IN = Access(LOGIN, OK, OK)
+
+EXPECTED: dict[str, Access] = {
+    # The front door sends everyone to the connections, which then decide.
+    "/": Access(*(Outcome(302, redirect="connections:list"),) * 3),
+    "connections:list": STAFF_PAGE,
+    "connections:new": STAFF_PAGE,
+    "connections:overview": STAFF_PAGE,
+    "connections:sync": STAFF_POST,
+    "connections:options": STAFF_POST,
+    "connections:progress": STAFF_JSON,
+    "connections:settings": STAFF_PAGE,
+    "connections:test": STAFF_POST,
+    "connections:delete": STAFF_PAGE,  # GET asks for confirmation
+    "connections:runs": STAFF_PAGE,
+    "connections:run": STAFF_PAGE,
+    "connections:run_csv": STAFF_CSV,
+    "connections:run_approve": STAFF_POST,
+    "connections:run_reject": STAFF_POST,
+    "connections:run_apply": STAFF_POST,
+    "connections:employees": STAFF_PAGE,
+    "connections:employee_action": STAFF_POST,
+    "connections:depots": STAFF_PAGE,
+    "people:list": STAFF_PAGE,
+    "people:search": STAFF_JSON,
+    "people:detail": STAFF_PAGE,
+    "people:protect": STAFF_POST,
+    "login": PUBLIC,
+    "logout": Access(NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED),  # POST only (Django 5)
+    "password_change": SIGNED_IN,
+    "password_change_done": SIGNED_IN,
+    "password_reset": PUBLIC,
+    "password_reset_done": PUBLIC,
+    "password_reset_confirm": PUBLIC,  # an invalid link says so
+    "password_reset_complete": PUBLIC,
+    # The admin answers non-staff with its own sign-in page, not a 403.
+    "admin:index": Access(ADMIN_LOGIN, ADMIN_LOGIN, OK),
+}
+
+
+# -- the objects that fill the URLs ----------------------------------------------------
+
+
+def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
+    """A connection with everything a page can show: runs of each kind,
+    employee and depot mappings, managed and manual people, and users.
+
+    ``password`` is the connection's ActionHRM API password. The users have
+    no password (tests sign them in with ``force_login``): hashing one costs
+    more than the rest of the world together.
+    """
+    User = get_user_model()
+    now = timezone.now()
+    w = SimpleNamespace(password=password)
+    w.member = User.objects.create_user("member", "member@example.com")
+    w.staff = User.objects.create_user("staff", "staff@example.com", is_staff=True)
+    w.superuser = User.objects.create_superuser("root", "root@example.com")
+
+    w.connection = connection_create(
+        kind="actionhrm",
+        name="Acme HR",
+        values={"subdomain": "acme", "username": "api", "password": password},
+    )
+    connection_record_health(
+        connection=w.connection, ok=True, message="Connected to ActionHRM at acme.actionhrm.com"
+    )
+    w.depot = Depot.objects.create(name="North", code="N")
+    w.depot_mapping = DepotMapping.objects.create(
+        connection=w.connection, remote_location_id="L1", remote_name="North site", depot=w.depot
+    )
+    w.unmapped_location = DepotMapping.objects.create(
+        connection=w.connection, remote_location_id="L2", remote_name="South site"
+    )
+    w.manager = Person.objects.create(
+        first_name="Grace", last_name="Hopper", email="grace@example.com", managed_by=w.connection
+    )
+    w.person = Person.objects.create(
+        first_name="Ada",
+        last_name="Lovelace",
+        email="ada@example.com",
+        employee_reference="E1",
+        depot=w.depot,
+        manager=w.manager,
+        managed_by=w.connection,
+        custom_fields={"shift": "early"},
+    )
+    w.manual = Person.objects.create(first_name="Manual", last_name="Person", email="manual@example.com")
+    w.mapping = EmployeeMapping.objects.create(
+        connection=w.connection, remote_id="R1", person=w.person, remote_name="Ada Lovelace",
+        remote_email="ada@example.com", remote_status="Active",
+    )
+    w.manager_mapping = EmployeeMapping.objects.create(
+        connection=w.connection, remote_id="R2", person=w.manager, remote_name="Grace Hopper",
+        remote_email="grace@example.com", remote_status="Active",
+    )
+    w.conflict = EmployeeMapping.objects.create(
+        connection=w.connection, remote_id="R3", state=EmployeeMapping.State.CONFLICT,
+        remote_name="Ada Again", remote_email="ada@example.com", remote_status="Active",
+        message="Two records share ada@example.com.",
+    )
+
+    def run(*, plan: SyncPlan, **fields: Any) -> SyncRun:
+        return SyncRun.objects.create(
+            connection=w.connection, requested_by=w.staff, started_at=now - dt.timedelta(minutes=2),
+            finished_at=now - dt.timedelta(minutes=1), report=plan.to_report(), counts=plan.count(),
+            **fields,
+        )
+
+    created = SyncPlan(
+        changes=[
+            Change(action=Action.CREATE, remote_id="R1", email="ada@example.com", name="Ada Lovelace",
+                   fields={"first_name": [None, "Ada"], "email": [None, "ada@example.com"]},
+                   values={"first_name": "Ada", "email": "ada@example.com"}),
+            Change(action=Action.UPDATE, remote_id="R2", person_id=w.manager.pk, name="Grace Hopper",
+                   fields={"job_title": ["", "Rear Admiral"]}, values={"job_title": "Rear Admiral"},
+                   warnings=["Location 'L2' (South site) is not mapped to a depot; the depot was left unchanged."]),
+            Change(action=Action.CONFLICT, remote_id="R3", email="ada@example.com",
+                   message="Two records share ada@example.com."),
+        ],
+        locations=[LocationChange(action=LocationAction.CREATE, remote_location_id="L1", remote_name="North site")],
+        employees_planned=True,
+    )
+    w.finished_run = run(plan=created, status=SyncRun.Status.COMPLETED_WITH_ERRORS)
+    w.blocked_run = run(
+        plan=SyncPlan(
+            changes=[
+                Change(action=Action.DEACTIVATE, remote_id="R1", person_id=w.person.pk, name="Ada Lovelace",
+                       email="ada@example.com", fields={"status": ["active", "inactive"]},
+                       values={"status": "inactive"}, message="No longer in Acme HR."),
+            ],
+            mapped_count=2,
+            employees_planned=True,
+        ),
+        status=SyncRun.Status.BLOCKED,
+        error="This sync would deactivate 1 of 2 mapped people (50%), over the 20% safeguard.",
+    )
+    w.dry_run = run(
+        plan=SyncPlan(
+            changes=[
+                Change(action=Action.UPDATE, remote_id="R1", person_id=w.person.pk, name="Ada Lovelace",
+                       fields={"last_name": ["Lovelace", "King"]}, values={"last_name": "King"}),
+            ],
+            employees_planned=True,
+        ),
+        status=SyncRun.Status.SUCCEEDED,
+        dry_run=True,
+    )
+    w.runs = (w.finished_run, w.blocked_run, w.dry_run)
+    return w
+
+
+def _on_connection(w: SimpleNamespace) -> list[dict[str, Any]]:
+    return [{"pk": w.connection.pk}]
+
+
+def _on_each_run(w: SimpleNamespace) -> list[dict[str, Any]]:
+    return [{"pk": w.connection.pk, "run_id": run.pk} for run in w.runs]
+
+
+#: URL name → the argument sets to open it with (each one is a page to check).
+URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
+    "connections:overview": _on_connection,
+    "connections:sync": _on_connection,
+    "connections:options": _on_connection,
+    "connections:progress": _on_connection,
+    "connections:settings": _on_connection,
+    "connections:test": _on_connection,
+    "connections:delete": _on_connection,
+    "connections:runs": _on_connection,
+    "connections:run": _on_each_run,
+    "connections:run_csv": _on_each_run,
+    "connections:run_approve": lambda w: [{"pk": w.connection.pk, "run_id": w.blocked_run.pk}],
+    "connections:run_reject": lambda w: [{"pk": w.connection.pk, "run_id": w.blocked_run.pk}],
+    "connections:run_apply": lambda w: [{"pk": w.connection.pk, "run_id": w.dry_run.pk}],
+    "connections:employees": _on_connection,
+    "connections:employee_action": lambda w: [
+        {"pk": w.connection.pk, "mapping_id": m.pk} for m in (w.mapping, w.conflict)
+    ],
+    "connections:depots": _on_connection,
+    "people:detail": lambda w: [{"pk": p.pk} for p in (w.person, w.manual)],
+    "people:protect": lambda w: [{"pk": w.person.pk}],
+    "password_reset_confirm": lambda w: [{"uidb64": "MQ", "token": "not-a-real-token"}],
+}
+
+
+def urls_for(route: Route, world: SimpleNamespace) -> list[str]:
+    """The concrete URLs to open for ``route``; LookupError if it cannot be filled."""
+    if not route.params:
+        return [route.url({})]
+    if route.key not in URL_KWARGS:
+        raise LookupError(
+            f"{route.key} ({route.route}) takes {', '.join(route.params)}: "
+            "add it to URL_KWARGS in tests/urlwalk.py"
+        )
+    return [route.url(kwargs) for kwargs in URL_KWARGS[route.key](world)]
+
+
+def admin_urls(world: SimpleNamespace) -> list[str]:
+    """The Django admin pages that show connections and runs (superusers only)."""
+    c = world.connection.pk
+    urls = [
+        reverse("admin:index"),
+        reverse("admin:connections_connection_changelist"),
+        reverse("admin:connections_connection_add"),
+        reverse("admin:connections_connection_change", args=[c]),
+        reverse("admin:connections_connection_history", args=[c]),
+        reverse("admin:connections_connection_delete", args=[c]),
+        reverse("admin:connections_syncrun_changelist"),
+        reverse("admin:mappings_employeemapping_changelist"),
+        reverse("admin:mappings_depotmapping_changelist"),
+        reverse("admin:people_person_change", args=[world.person.pk]),
+    ]
+    for run in world.runs:
+        urls += [
+            reverse("admin:connections_syncrun_change", args=[run.pk]),
+            reverse("admin:connections_syncrun_history", args=[run.pk]),
+        ]
+    return urls
