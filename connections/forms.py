@@ -202,7 +202,9 @@ def status_map_formset(connection: Connection, data: Any = None) -> BaseStatusMa
     rows = [
         {"vendor_status": vendor, "person_status": connection.status_map.get(vendor, ""),
          "existing": vendor in connection.status_map}
-        for vendor in [*connection.status_map, *[k for k in defaults if k not in connection.status_map]]
+        # The connector's own order first, then the admin's additions by name:
+        # PostgreSQL's jsonb does not keep the order keys were saved in.
+        for vendor in [*defaults, *sorted(k for k in connection.status_map if k not in defaults)]
     ]
     return StatusMapFormSet(data=data, initial=rows, prefix=STATUS_MAP_PREFIX)
 
