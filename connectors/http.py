@@ -465,3 +465,15 @@ def request_json(
     except requests.RequestException as exc:
         raise unreachable_error(exc, url=url) from exc
     return response_json(response, vendor=vendor, messages=messages)
+
+
+def insecure_loopback_allowed() -> bool:
+    """Whether a connector may use plain ``http://`` to this machine's loopback.
+
+    Only for development and tests (a stand-in vendor on 127.0.0.1): on with
+    DEBUG, or with the setting ``HRSYNC_ALLOW_INSECURE_LOOPBACK`` (the browser
+    tests turn it on). Real vendors are always reached over https.
+    """
+    from django.conf import settings
+
+    return bool(settings.DEBUG or getattr(settings, "HRSYNC_ALLOW_INSECURE_LOOPBACK", False))

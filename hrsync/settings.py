@@ -207,6 +207,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # -- hrsync ------------------------------------------------------------------
 # Offer the bundled demo roster as an integration.
 HRSYNC_SAMPLE_CONNECTOR = env.bool("HRSYNC_SAMPLE_CONNECTOR", default=True)
+# CSV file connections may read a file:// path on this server: handy for
+# trying hrsync out, never wanted on a shared deployment.
+HRSYNC_ALLOW_LOCAL_FILES = env.bool("HRSYNC_ALLOW_LOCAL_FILES", default=EMBEDDED)
 # How often the dispatcher looks for due connections and stale runs (seconds).
 HRSYNC_DISPATCH_EVERY = env.int("HRSYNC_DISPATCH_EVERY", default=300)
 # A running sync whose heartbeat is older than this is marked failed (seconds).

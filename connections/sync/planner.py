@@ -26,6 +26,13 @@ from mappings.models import EmployeeMapping
 
 GONE = Person.GONE_STATUSES
 LINKED = EmployeeMapping.State.LINKED
+#: Person field → its column's length limit, so an over-long value is a row
+#: error here rather than a database error that fails the whole run.
+MAX_LENGTHS = {
+    field.name: field.max_length
+    for field in Person._meta.concrete_fields
+    if field.name in RemoteEmployee.PERSON_FIELDS and field.max_length
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +176,10 @@ class _EmployeePlanner:
                 validate_email(email)
             except ValidationError:
                 problems.append(f"'{record.email.strip()}' is not a valid email address.")
+        for name, limit in MAX_LENGTHS.items():
+            value = getattr(record, name)
+            if name in self.settings.provides and isinstance(value, str) and len(value.strip()) > limit:
+                problems.append(f"{name} is longer than {limit} characters.")
         status = self.status_map.get(status_key(record.status))
         if status is None:
             problems.append(

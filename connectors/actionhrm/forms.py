@@ -6,7 +6,8 @@ import re
 from urllib.parse import urlsplit
 
 from django import forms
-from django.conf import settings
+
+from connectors.http import insecure_loopback_allowed
 
 DEFAULT_LOCATIONS_PATH = "/api/v1/locations"
 DEFAULT_EMPLOYEES_PATH = "/api/v1/employees"
@@ -16,16 +17,6 @@ VENDOR_DOMAIN = "actionhrm.com"
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def insecure_loopback_allowed() -> bool:
-    """Whether a base URL may be plain ``http://`` on this machine's loopback.
-
-    Only for development and tests (a stand-in ActionHRM on 127.0.0.1): on with
-    DEBUG, or with the setting ``HRSYNC_ALLOW_INSECURE_LOOPBACK`` (the browser
-    tests turn it on). A real ActionHRM is always reached over https.
-    """
-    return bool(settings.DEBUG or getattr(settings, "HRSYNC_ALLOW_INSECURE_LOOPBACK", False))
 
 
 def normalise_subdomain(value: str) -> str:

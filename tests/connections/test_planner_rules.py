@@ -347,3 +347,13 @@ def test_a_linked_record_whose_person_was_deleted_is_matched_again_and_the_link_
     assert run.counts["created"] == 1
     assert mapping.person == Person.objects.get(email="1@example.com")
     assert run_sync(connection, scope="employees").counts["unchanged"] == 1
+
+
+def test_an_over_long_value_is_a_row_error_not_a_failed_run(connection, source):
+    source.employees = [employee("1", job_title="x" * 201), employee("2")]
+
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == SyncRun.Status.COMPLETED_WITH_ERRORS
+    assert "job_title is longer than 200 characters" in change_for(run, "1")["message"]
+    assert list(Person.objects.values_list("email", flat=True)) == ["2@example.com"]

@@ -1,0 +1,238 @@
+"""CSV file: the whole roster as a CSV file on an SFTP or web server.
+
+Many HR systems can only export a file. The admin points hrsync at it
+(``uri``) and maps its columns to person fields; every sync downloads it,
+parses it as it arrives and yields one RemoteEmployee per row. The file is
+the whole roster (``full_snapshot``): whoever is missing from it has left,
+subject to the safeguard.
+
+* Where: ``sftp://host[:port]/path``, ``https://host[:port]/path``, or
+  ``file:///path`` when HRSYNC_ALLOW_LOCAL_FILES is on (transport.py).
+* SFTP trusts only a pinned host key (ssh.py); HTTPS verifies certificates
+  against the system CAs or the connection's CA bundle.
+* Format: separator (or auto-detect), encoding, quote character, header row
+  or not, date format (reader.py).
+* Columns: header name or position → person field / custom.<key>, the unique
+  key, a manager column holding the manager's unique key, and a status
+  column (through the status map) or "everyone is active" (columns.py).
+
+A bad row (no key, a bad date, a ragged row) is a row error with its line
+number; the file as a whole failing (no such file, a missing mapped column,
+the wrong separator or encoding) stops the run before anything changes.
+Locations are the distinct values of the location column; reading them is a
+second pass over the file, so scope=employees reads it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any, ClassVar
+
+from connectors.base import Check, Connector, ConnectorError, RemoteEmployee, RemoteLocation
+from connectors.csv_file import columns as column_rules
+from connectors.csv_file.columns import ColumnPlan, resolve_columns
+from connectors.csv_file.forms import (
+    DEFAULT_DATE_FORMAT,
+    DELIMITERS,
+    ENCODINGS,
+    CsvFileConfigForm,
+    FileAddress,
+    human_date_format,
+    normalise_date_format,
+    normalise_delimiter,
+    normalise_encoding,
+    normalise_quotechar,
+    parse_uri,
+)
+from connectors.csv_file.reader import CsvTable
+from connectors.csv_file.transport import open_stream, sftp_fetch_host_key
+
+logger = logging.getLogger(__name__)
+
+PREVIEW_ROWS = 10
+
+
+class CsvFileConnector(Connector):
+    kind = "csv_file"
+    label = "CSV file (SFTP/HTTPS)"
+    config_form = CsvFileConfigForm
+    secret_fields = ("password", "private_key", "passphrase")
+    capabilities = frozenset({"employees", "locations"})
+    full_snapshot = True
+    default_status_map: ClassVar[dict[str, str]] = {
+        "Candidate": "candidate",
+        "Onboarding": "onboarding",
+        "Active": "active",
+        "On Leave": "on_leave",
+        "Inactive": "inactive",
+        "Terminated": "terminated",
+        "Leaver": "terminated",
+        "Left": "terminated",
+    }
+    #: Per connection: the mapped person fields. With automatic columns
+    #: nobody knows them until the header is read, so until then (the Person
+    #: form asking which fields are read-only) every field a file could fill
+    #: counts as owned; reading the file narrows it for the planner.
+    provides: frozenset[str] = frozenset({*RemoteEmployee.PERSON_FIELDS, "depot", "manager"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        columns = self.config.get("columns") or {}
+        if columns:
+            try:
+                self.provides = self._explicit_provides(column_rules.normalise_columns(columns))
+            except ValueError:
+                pass  # reported when the file is read
+
+    def _explicit_provides(self, columns: dict[str, str]) -> frozenset[str]:
+        owned = {t for t in columns.values() if t in RemoteEmployee.PERSON_FIELDS}
+        if "location" in columns.values():
+            owned.add("depot")
+        if "manager" in columns.values() or self.config.get("manager_column"):
+            owned.add("manager")
+        return frozenset(owned)
+
+    # -- settings ----------------------------------------------------------
+
+    @property
+    def address(self) -> FileAddress:
+        try:
+            return parse_uri(str(self.config.get("uri") or ""))
+        except ValueError as exc:
+            raise ConnectorError(
+                f"The file address in the connection settings is not valid: {exc}", permanent=True
+            ) from None
+
+    def _setting(self, name: str, normalise, default: Any) -> Any:
+        value = self.config.get(name)
+        if value in (None, ""):
+            return default
+        try:
+            return normalise(value)
+        except ValueError as exc:
+            raise ConnectorError(f"The {name.replace('_', ' ')} setting is not valid: {exc}", permanent=True) from None
+
+    def describe(self) -> str:
+        try:
+            address = self.address
+        except ConnectorError:
+            return self.label
+        return address.where if address.scheme == "file" else f"{address.scheme}://{address.where}"
+
+    # -- reading -----------------------------------------------------------
+
+    @contextmanager
+    def _scrubbed(self) -> Iterator[None]:
+        """Belt and braces: no message may carry a secret, even one a server
+        echoed back (a web server sees the password, and could put it in its
+        reason phrase)."""
+        try:
+            yield
+        except ConnectorError as exc:
+            message = exc.message
+            for name in self.secret_fields:
+                secret = self.secret(name)
+                if len(secret) >= 3 and secret in message:
+                    message = message.replace(secret, "********")
+            if message == exc.message:
+                raise
+            raise ConnectorError(message, permanent=exc.permanent) from None
+
+    @contextmanager
+    def _table(self) -> Iterator[CsvTable]:
+        with self._scrubbed(), self._open_table() as table:
+            yield table
+
+    @contextmanager
+    def _open_table(self) -> Iterator[CsvTable]:
+        address = self.address
+        delimiter = DELIMITERS[self._setting("delimiter", normalise_delimiter, "auto")]
+        codec = ENCODINGS[self._setting("encoding", normalise_encoding, "utf-8")]
+        quotechar = self._setting("quotechar", normalise_quotechar, '"')
+        has_header = self.config.get("has_header", True)
+        has_header = has_header if isinstance(has_header, bool) else str(has_header).lower() in {"1", "true", "yes", "on"}
+        opener = open_stream(
+            address,
+            username=str(self.config.get("username") or ""),
+            password=self.secret("password"),
+            private_key=self.secret("private_key"),
+            passphrase=self.secret("passphrase"),
+            host_key=str(self.config.get("host_key") or ""),
+            ca_bundle=str(self.config.get("ca_bundle") or ""),
+        )
+        with opener as stream:
+            logger.info("Reading %s", self.describe())
+            yield CsvTable(
+                stream,
+                delimiter=delimiter,
+                codec=codec,
+                quotechar=None if quotechar == "none" else quotechar,
+                has_header=has_header,
+            )
+
+    def _plan(self, table: CsvTable) -> ColumnPlan:
+        date_format = self._setting("date_format", normalise_date_format, DEFAULT_DATE_FORMAT)
+        plan = resolve_columns(
+            header=table.header,
+            width=table.width,
+            columns=self.config.get("columns") or {},
+            key_column=str(self.config.get("key_column") or ""),
+            manager_column=str(self.config.get("manager_column") or ""),
+            status_column=str(self.config.get("status_column") or ""),
+            all_active=bool(self.config.get("all_active")),
+            date_format=date_format,
+            date_format_label=human_date_format(date_format),
+        )
+        # The fields this file fills are the fields this connection owns
+        # (read by the planner after the records are fetched).
+        self.provides = plan.provides()
+        return plan
+
+    def fetch_employees(self) -> Iterator[RemoteEmployee]:
+        with self._table() as table:
+            plan = self._plan(table)
+            for line, row in table.rows():
+                yield plan.record(line, row)
+
+    def fetch_locations(self) -> Iterator[RemoteLocation]:
+        columns = self.config.get("columns") or {}
+        try:
+            targets = column_rules.normalise_columns(columns).values()
+        except ValueError as exc:
+            raise ConnectorError(f"The columns setting is not valid: {exc}", permanent=True) from None
+        if columns and "location" not in targets:
+            return  # nothing to read the file for
+        with self._table() as table:
+            plan = self._plan(table)
+            if plan.location is None:
+                return
+            seen: set[str] = set()
+            for _line, row in table.rows():
+                value = plan.location_of(row)
+                if value and value not in seen and len(value) <= column_rules.MAX_KEY_LENGTH:
+                    seen.add(value)
+                    yield RemoteLocation(remote_id=value, name=value)
+
+    def check(self) -> Check:
+        """Read the head of the file and show how its first rows map."""
+        try:
+            with self._table() as table:
+                plan = self._plan(table)
+                sample = [
+                    plan.preview(plan.record(line, row), line)
+                    for line, row in islice(table.rows(), PREVIEW_ROWS)
+                ]
+        except ConnectorError as exc:
+            return Check(ok=False, message=exc.message)
+        where = self.address.where
+        noun = "column" if table.width == 1 else "columns"
+        if not sample:
+            return Check(ok=True, message=f"Read {where}: {table.width} {noun}, but no rows after the header.")
+        return Check(ok=True, message=f"Read {where}: {table.width} {noun}; the first rows map as shown.",
+                     sample=sample)
+
+
+__all__ = ["CsvFileConnector", "sftp_fetch_host_key"]
