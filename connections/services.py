@@ -196,6 +196,38 @@ def connection_check(*, connection: Connection) -> Check:
     return check
 
 
+class HostKeyNotPinned(Exception):
+    """Pinning was refused; the message says why and what to do."""
+
+
+def connection_pin_host_key(*, connection: Connection, fingerprint_shown: str) -> str:
+    """Pin the server key the admin was shown, and only that one.
+
+    The key is fetched again and pinned only when its fingerprint is the one
+    the admin compared: a server that offers another key between Test and Pin
+    is refused, never trusted silently. Returns the pinned fingerprint.
+    """
+    try:
+        offer = connector_for(connection=connection).host_key_fetch()
+    except ConnectorError as exc:
+        raise HostKeyNotPinned(f"Nothing was pinned: {exc.message}") from exc
+    if offer is None:
+        raise HostKeyNotPinned("Nothing was pinned: this connection has no host key to pin.")
+    shown = fingerprint_shown.strip()
+    if not shown or offer.fingerprint != shown:
+        raise HostKeyNotPinned(
+            f"Nothing was pinned: the server now offers the key {offer.fingerprint}, not the "
+            f"{shown or 'one'} you were shown. A key that changes like this can mean someone is "
+            "in the way: check with the server's administrator, then Test connection again."
+        )
+    try:
+        with transaction.atomic():
+            connection_update(connection=connection, values={offer.setting: offer.pin})
+    except ValidationError as exc:
+        raise HostKeyNotPinned(f"Nothing was pinned: {' '.join(exc.messages)}") from exc
+    return f"{offer.key_type} key {offer.fingerprint}"
+
+
 def connection_find(*, id_or_name: str) -> Connection:
     """A connection by id or, failing that, by name (an id always wins)."""
     if str(id_or_name).isdigit():

@@ -94,12 +94,56 @@ class RemoteEmployee:
 
 
 @dataclass(frozen=True, slots=True)
+class HostKeyOffer:
+    """A server's key, fetched without trusting it, for an admin to compare
+    with the fingerprint the server's administrator gives them and pin.
+
+    Nothing here is secret. ``pin`` is the value that trusts exactly this key
+    when saved in the connector setting ``setting``.
+    """
+
+    fingerprint: str  # "SHA256:…", as ``ssh-keygen -l`` prints it
+    key_type: str  # "ssh-ed25519"
+    pin: str  # a known_hosts line
+    setting: str = "host_key"
+
+
+@dataclass(frozen=True, slots=True)
 class Check:
-    """The result of "Test connection"."""
+    """The result of "Test connection".
+
+    ``sample``: a few records read, for the admin to see (the UI shows them as
+    a preview table when the connector sets ``check_preview``). ``host_key``:
+    set when the check failed because the server's key is not pinned yet (or
+    no longer matches the pin), to offer **Pin this key**.
+    """
 
     ok: bool
     message: str
     sample: list[dict[str, Any]] = field(default_factory=list)
+    host_key: HostKeyOffer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceColumn:
+    """One column of a table-shaped source (a CSV file), for the column-mapping page."""
+
+    ref: str  # how the settings refer to it: its header name, or its position ("3")
+    label: str  # how to show it: the header name, or "Column 3"
+    example: str = ""  # its value in the first row, to help the admin recognise it
+    target: str = ""  # what it maps to now: one of ``column_targets``, "custom.<key>", or "" (ignored)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnLayout:
+    """The columns of the source as it is now, with the connection's mapping
+    (or, when none is saved, the suggestions from the header names)."""
+
+    columns: tuple[SourceColumn, ...]
+    key: str = ""  # ref of the unique key column, "" when not known
+    all_active: bool = False  # "Everyone in the file is active" instead of a status column
+    suggested: bool = False  # the targets are suggestions: no mapping is saved yet
+    unmatched: tuple[str, ...] = ()  # saved column refs the source no longer has
 
 
 class Connector:
@@ -128,6 +172,18 @@ class Connector:
     #: True when fetch_employees() returns everyone: people missing from it
     #: are leavers. False for partial feeds (webhooks, deltas).
     full_snapshot: ClassVar[bool] = True
+    #: True when ``Check.sample`` holds records as they will map to person
+    #: fields (keys: person field names, "key", "line", "custom.<key>", …):
+    #: the UI shows them under the health bar as a preview after a check.
+    check_preview: ClassVar[bool] = False
+    #: What a column can be mapped to ("custom.<key>" is always allowed too),
+    #: for connectors that read a table whose columns the admin maps. Not
+    #: empty: the connection has a column-mapping page, which reads
+    #: ``column_headers()`` and saves the settings ``columns`` (JSON
+    #: {column ref: target}), ``key_column``, ``manager_column``,
+    #: ``status_column`` and ``all_active``, so such a connector's form must
+    #: accept exactly those.
+    column_targets: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -170,3 +226,23 @@ class Connector:
         """A short, secret-free description of where this connector points,
         for the health bar ("acme.actionhrm.com")."""
         return self.label
+
+    # -- optional hooks ----------------------------------------------------
+
+    def host_key_fetch(self) -> HostKeyOffer | None:
+        """The host key the server offers now, fetched without logging in
+        and without trusting it; None when this connection has no host key
+        to pin (the default). Raise ConnectorError when the server cannot be
+        reached.
+
+        **Pin this key** calls it again and pins the key only when its
+        fingerprint is the one the admin was shown: a key is never trusted
+        silently.
+        """
+        return None
+
+    def column_headers(self) -> ColumnLayout:
+        """The source's columns and their current mapping, for the
+        column-mapping page; only for connectors with ``column_targets``.
+        Raise ConnectorError when the source cannot be read."""
+        raise NotImplementedError

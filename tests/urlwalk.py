@@ -148,6 +148,10 @@ EXPECTED: dict[str, Access] = {
     "connections:progress": STAFF_JSON,
     "connections:settings": STAFF_PAGE,
     "connections:test": STAFF_POST,
+    "connections:pin_host_key": STAFF_POST,
+    # Only connectors that map a file's columns have the page (build_world's
+    # ActionHRM connection has not); tests/connections/test_views_csv.py reads it.
+    "connections:columns": Access(LOGIN, FORBIDDEN, Outcome(404)),
     "connections:delete": STAFF_PAGE,  # GET asks for confirmation
     "connections:runs": STAFF_PAGE,
     "connections:run": STAFF_PAGE,
@@ -302,6 +306,8 @@ URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
     "connections:progress": _on_connection,
     "connections:settings": _on_connection,
     "connections:test": _on_connection,
+    "connections:pin_host_key": _on_connection,
+    "connections:columns": _on_connection,
     "connections:delete": _on_connection,
     "connections:runs": _on_connection,
     "connections:run": _on_each_run,

@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -23,6 +23,7 @@ from django.views.generic import TemplateView
 from connections import services
 from connections.forms import (
     SYNC_ACTIONS,
+    ColumnMappingForm,
     ConnectionNameForm,
     ConnectionSettingsForm,
     KindChoiceForm,
@@ -32,10 +33,12 @@ from connections.forms import (
     config_values,
     connector_config_form,
     status_map_formset,
+    target_label,
 )
 from connections.models import Connection, SyncRun
 from connections.summaries import sync_run_counts, sync_run_summary
 from connections.views.base import ConnectionTabMixin
+from connectors.base import Check, ConnectorError
 from connectors.registry import connector_class, enabled_kinds
 from hrsync.access import StaffRequiredMixin
 
@@ -65,6 +68,90 @@ def _flash_check(request: HttpRequest, check, *, prefix: str = "") -> None:
         messages.success(request, f"{prefix}{check.message}")
     else:
         messages.warning(request, f"{prefix}The connection test failed: {check.message}")
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    """The ``next`` a form posted, when it is a page of this site."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+# -- what a check found, for the page after the redirect -------------------------
+#
+# The health bar is saved on the connection; the preview rows and a host key
+# offered for pinning are not (they are not state, and the rows are people's
+# data). They ride in the session, server-side, to the page the redirect
+# lands on: the rows are shown once and dropped; the offer stays while the
+# health bar still shows the check that made it.
+
+
+def _check_session_key(connection: Connection) -> str:
+    return f"hrsync.check.{connection.pk}"
+
+
+def _remember_check(request: HttpRequest, connection: Connection, check: Check) -> None:
+    key = _check_session_key(connection)
+    found: dict[str, Any] = {}
+    if check.sample and connector_class(connection.kind).check_preview:
+        found["sample"] = check.sample
+    if check.host_key is not None and not check.ok:
+        found["host_key"] = {"fingerprint": check.host_key.fingerprint, "key_type": check.host_key.key_type}
+    if found and connection.last_check_at is not None:
+        request.session[key] = {"at": connection.last_check_at.isoformat(), **found}
+    else:
+        request.session.pop(key, None)
+
+
+def _preview_label(name: str) -> str:
+    if name.startswith("custom."):
+        return f"{name.removeprefix('custom.')} (custom field)"
+    return {"line": "Line", "key": "Unique key", "depot": "Location (depot)", "manager": "Manager",
+            "status": "Status", "problems": "Problems"}.get(name) or target_label(name)
+
+
+def _preview(sample: list[dict[str, Any]]) -> dict[str, Any]:
+    names = list(dict.fromkeys(name for row in sample for name in row))
+    return {
+        "headers": [(name, _preview_label(name)) for name in names],
+        "rows": [[(name, row.get(name)) for name in names] for row in sample],
+    }
+
+
+def _check_extras(request: HttpRequest, connection: Connection) -> dict[str, Any]:
+    key = _check_session_key(connection)
+    found = request.session.get(key)
+    if not found:
+        return {}
+    at = connection.last_check_at.isoformat() if connection.last_check_at else None
+    if found.get("at") != at:  # a newer check (a sync, the CLI) has replaced it
+        del request.session[key]
+        return {}
+    extras: dict[str, Any] = {}
+    if found.get("sample"):
+        extras["check_preview"] = _preview(found.pop("sample"))
+    if found.get("host_key"):
+        extras["host_key_offer"] = found["host_key"]
+        request.session[key] = found
+    else:
+        del request.session[key]
+    return extras
+
+
+class CheckResultMixin:
+    """Shows what the last "Save and test" / "Test connection" found under
+    the health bar: the preview rows, and Pin this key."""
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        cls = connector_class(self.connection.kind)
+        return super().get_context_data(
+            **_check_extras(self.request, self.connection),
+            has_column_mapping=bool(cls.column_targets),
+            **kwargs,
+        )
 
 
 # -- list and create -----------------------------------------------------------
@@ -121,6 +208,7 @@ class ConnectionCreateView(StaffRequiredMixin, View):
             add_service_error(name_form, exc)
             return self._details(request, kind, name_form, config_form, status=400)
         check = services.connection_check(connection=connection)
+        _remember_check(request, connection, check)
         _flash_check(request, check, prefix=f"{connection.name} saved. ")
         return redirect("connections:overview", connection.pk)
 
@@ -192,7 +280,7 @@ def _checklist(connection: Connection, has_locations: bool) -> list[dict[str, An
     return steps
 
 
-class ConnectionOverviewView(ConnectionTabMixin, TemplateView):
+class ConnectionOverviewView(CheckResultMixin, ConnectionTabMixin, TemplateView):
     template_name = "connections/overview.html"
     active_tab = "overview"
 
@@ -296,19 +384,88 @@ class ConnectionTestView(ConnectionTabMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         check = services.connection_check(connection=self.connection)
+        _remember_check(request, self.connection, check)
         _flash_check(request, check)
-        target = request.POST.get("next") or request.GET.get("next")
-        if target and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
+        return redirect(_safe_next(request) or reverse("connections:overview", args=[pk]))
+
+
+class ConnectionPinHostKeyView(ConnectionTabMixin, View):
+    """**Pin this key** (``services.connection_pin_host_key``): the page posts
+    back the fingerprint it showed."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connection = self.connection
+        target = _safe_next(request) or reverse("connections:overview", args=[pk])
+        try:
+            pinned = services.connection_pin_host_key(
+                connection=connection, fingerprint_shown=request.POST.get("fingerprint", "")
+            )
+        except services.HostKeyNotPinned as exc:
+            # Drop the stale offer: the admin must Test again and compare again.
+            request.session.pop(_check_session_key(connection), None)
+            messages.error(request, str(exc))
             return redirect(target)
-        return redirect("connections:overview", pk)
+        check = services.connection_check(connection=connection)
+        _remember_check(request, connection, check)
+        _flash_check(request, check, prefix=f"Pinned the {pinned}. ")
+        return redirect(target)
+
+
+class ConnectionColumnsView(CheckResultMixin, ConnectionTabMixin, TemplateView):
+    """The column-mapping page, for connectors that read a table
+    (``Connector.column_targets``): each column → a person field."""
+
+    template_name = "connections/columns.html"
+    active_tab = "settings"
+
+    def _targets(self) -> tuple[str, ...]:
+        targets = connector_class(self.connection.kind).column_targets
+        if not targets:
+            raise Http404("This integration has no column mapping.")
+        return targets
+
+    def _layout(self):
+        try:
+            return services.connector_for(connection=self.connection).column_headers(), ""
+        except ConnectorError as exc:
+            return None, exc.message
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        targets = self._targets()
+        layout, error = self._layout()
+        form = ColumnMappingForm(layout=layout, targets=targets) if layout is not None else None
+        return self.render_to_response(self.get_context_data(form=form, layout=layout, read_error=error))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        connection = self.connection
+        targets = self._targets()
+        layout, error = self._layout()
+        if layout is None:
+            context = self.get_context_data(form=None, layout=None, read_error=error)
+            return self.render_to_response(context, status=400)
+        form = ColumnMappingForm(data=request.POST, layout=layout, targets=targets)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    services.connection_update(connection=connection, values=form.values())
+            except ValidationError as exc:
+                add_service_error(form, exc)
+            else:
+                check = services.connection_check(connection=connection)
+                _remember_check(request, connection, check)
+                _flash_check(request, check, prefix="Column mapping saved. ")
+                return redirect("connections:columns", pk)
+        connection.refresh_from_db()
+        context = self.get_context_data(form=form, layout=layout, read_error="")
+        return self.render_to_response(context, status=400)
 
 
 # -- settings and delete -------------------------------------------------------
 
 
-class ConnectionSettingsView(ConnectionTabMixin, TemplateView):
+class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView):
     template_name = "connections/settings.html"
     active_tab = "settings"
 
@@ -336,6 +493,7 @@ class ConnectionSettingsView(ConnectionTabMixin, TemplateView):
                 add_service_error(form, exc)
             else:
                 check = services.connection_check(connection=connection)
+                _remember_check(request, connection, check)
                 _flash_check(request, check, prefix="Settings saved. ")
                 return redirect("connections:settings", pk)
         # The services may have half-applied the values to the instance: show the saved one.

@@ -31,9 +31,18 @@ from contextlib import contextmanager
 from itertools import islice
 from typing import Any, ClassVar
 
-from connectors.base import Check, Connector, ConnectorError, RemoteEmployee, RemoteLocation
+from connectors.base import (
+    Check,
+    ColumnLayout,
+    Connector,
+    ConnectorError,
+    HostKeyOffer,
+    RemoteEmployee,
+    RemoteLocation,
+    SourceColumn,
+)
 from connectors.csv_file import columns as column_rules
-from connectors.csv_file.columns import ColumnPlan, resolve_columns
+from connectors.csv_file.columns import ColumnPlan, header_key, resolve_columns, suggest_columns
 from connectors.csv_file.forms import (
     DEFAULT_DATE_FORMAT,
     DELIMITERS,
@@ -62,6 +71,8 @@ class CsvFileConnector(Connector):
     secret_fields = ("password", "private_key", "passphrase")
     capabilities = frozenset({"employees", "locations"})
     full_snapshot = True
+    check_preview = True
+    column_targets = column_rules.TARGETS
     default_status_map: ClassVar[dict[str, str]] = {
         "Candidate": "candidate",
         "Onboarding": "onboarding",
@@ -226,13 +237,119 @@ class CsvFileConnector(Connector):
                     for line, row in islice(table.rows(), PREVIEW_ROWS)
                 ]
         except ConnectorError as exc:
-            return Check(ok=False, message=exc.message)
+            return Check(ok=False, message=exc.message, host_key=self._offer_after(exc))
         where = self.address.where
         noun = "column" if table.width == 1 else "columns"
         if not sample:
             return Check(ok=True, message=f"Read {where}: {table.width} {noun}, but no rows after the header.")
         return Check(ok=True, message=f"Read {where}: {table.width} {noun}; the first rows map as shown.",
                      sample=sample)
+
+    # -- host key and columns, for the web UI -------------------------------
+
+    def host_key_fetch(self) -> HostKeyOffer | None:
+        """The key an sftp:// server offers now (None for https:// and file://)."""
+        if self.address.scheme != "sftp":
+            return None
+        line, fingerprint = sftp_fetch_host_key(str(self.config.get("uri") or ""))
+        _host, key_type, _blob = line.split()
+        return HostKeyOffer(fingerprint=fingerprint, key_type=key_type, pin=line, setting="host_key")
+
+    def _offer_after(self, error: ConnectorError) -> HostKeyOffer | None:
+        # Only a host key failure (none pinned yet, a changed key, a pin that
+        # does not parse) is fixed by pinning: ssh.py's messages for those all
+        # say "host key", and only then is the server asked for its key again.
+        try:
+            if self.address.scheme != "sftp" or "host key" not in error.message.lower():
+                return None
+            return self.host_key_fetch()
+        except ConnectorError:
+            return None
+
+    def column_headers(self) -> ColumnLayout:
+        """The header (or, without one, the width) and first row of the file,
+        with the saved mapping, or suggestions from the header names."""
+        with self._table() as table:
+            first = next(table.rows(), None)
+        header, width = table.header, table.width
+        names = list(header) if header is not None else [""] * width
+        first_row = first[1] if first is not None else []
+        keys = [header_key(name) for name in names]
+        # A column is referred to by its name when that is unambiguous, else
+        # by its position (no header, an empty or a repeated name).
+        refs = [
+            name if name.strip() and keys.count(keys[i]) == 1 else str(i + 1)
+            for i, name in enumerate(names)
+        ]
+
+        def index_of(ref: str) -> int | None:
+            ref = str(ref).strip()
+            hits = [i for i, key in enumerate(keys) if key and key == header_key(ref)]
+            if len(hits) == 1:
+                return hits[0]
+            if not hits and ref.isdigit() and 1 <= int(ref) <= width:
+                return int(ref) - 1
+            return None
+
+        targets = [""] * width
+        unmatched: list[str] = []
+        try:
+            saved = column_rules.normalise_columns(self.config.get("columns") or {})
+        except ValueError:
+            saved = {}
+        if saved:
+            for ref, target in saved.items():
+                position = index_of(ref)
+                if position is None:
+                    unmatched.append(ref)
+                else:
+                    targets[position] = target
+        elif header is not None:
+            for name, target in suggest_columns(header).items():
+                targets[names.index(name)] = target
+        all_active = bool(self.config.get("all_active"))
+        if all_active and not saved:
+            targets = ["" if target == "status" else target for target in targets]
+        for setting, target in (("manager_column", "manager"), ("status_column", "status")):
+            ref = str(self.config.get(setting) or "")
+            position = index_of(ref) if ref else None
+            if ref and position is None:
+                unmatched.append(ref)
+            elif position is not None and not saved:
+                # An explicit setting beats a suggestion from the header names.
+                targets = ["" if t == target else t for t in targets]
+                targets[position] = target
+            elif position is not None and not targets[position] and target not in targets:
+                targets[position] = target
+
+        key = ""
+        key_ref = str(self.config.get("key_column") or "")
+        if key_ref:
+            position = index_of(key_ref)
+            if position is None:
+                unmatched.append(key_ref)
+        else:
+            position = next(
+                (targets.index(t) for t in ("employee_reference", "email") if t in targets), None
+            )
+        if position is not None:
+            key = refs[position]
+        columns = tuple(
+            SourceColumn(
+                ref=refs[i],
+                label=names[i].strip() or f"Column {i + 1}",
+                example=first_row[i].strip() if i < len(first_row) else "",
+                target=targets[i],
+            )
+            for i in range(width)
+        )
+        return ColumnLayout(
+            columns=columns,
+            key=key,
+            all_active=all_active,
+            suggested=not saved,
+            unmatched=tuple(dict.fromkeys(unmatched)),
+        )
 
 
 __all__ = ["CsvFileConnector", "sftp_fetch_host_key"]

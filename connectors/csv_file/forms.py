@@ -324,6 +324,7 @@ class CsvFileConfigForm(forms.Form):
     )
     columns = forms.JSONField(
         required=False,
+        initial={},
         label="Columns",
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
         help_text=(

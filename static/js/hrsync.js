@@ -10,6 +10,9 @@
  *  - Progress: <div data-progress-url="…"> with [data-progress-stage],
  *    [data-progress-count], <progress> and [data-progress-status] inside;
  *    polled every 2 s; when the run ends the page reloads once.
+ *  - Column mapping: <select data-target-select id="ID"> + <span data-custom-for="ID">
+ *    (the custom field's key): shown only while "custom" is chosen. Without
+ *    JS it is always shown (and ignored unless "custom" is chosen).
  */
 document.documentElement.classList.add("js");
 
@@ -130,9 +133,22 @@ document.documentElement.classList.add("js");
     window.setTimeout(poll, 2000);
   }
 
+  // -- column mapping: the custom key input follows its select ------------------
+  function setupCustomKey(select) {
+    var box = document.querySelector('[data-custom-for="' + select.id + '"]');
+    if (!box) return;
+    function sync() { box.hidden = select.value !== "custom"; }
+    select.addEventListener("change", function () {
+      sync();
+      if (!box.hidden) { var input = box.querySelector("input"); if (input) input.focus(); }
+    });
+    sync();
+  }
+
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-menu-button]"), setupMenu);
     Array.prototype.forEach.call(document.querySelectorAll("[data-progress-url]"), setupProgress);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-target-select]"), setupCustomKey);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

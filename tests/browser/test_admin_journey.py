@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hrsync.people.models import Depot
-from tests.browser.conftest import STAFF_PASSWORD, STAFF_USERNAME, shoot, sign_in
+from tests.browser.conftest import STAFF_USERNAME, shoot, sign_in
 from tests.browser.fake_actionhrm import LOCATIONS, FakeActionHRM
 
 try:

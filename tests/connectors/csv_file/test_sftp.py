@@ -190,7 +190,7 @@ def test_an_unreachable_server_is_transient(sshd):
         secrets={"password": "p"},
     )
     error = failure(connector)
-    assert error.message.startswith(f"Could not reach 127.0.0.1:") and "refused" in error.message
+    assert error.message.startswith("Could not reach 127.0.0.1:") and "refused" in error.message
     assert not error.permanent
 
 

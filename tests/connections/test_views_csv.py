@@ -1,0 +1,497 @@
+"""The web UI of a CSV file connection (file:// rosters): Save and test with
+the preview, the column-mapping page, a sync with the mapping, and the
+private key field. Pin this key, against a real sshd, is in
+tests/connectors/csv_file/test_views_pin.py."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from django.urls import reverse
+
+from connections import services
+from connections.models import Connection
+from hrsync.people.models import Person
+from tests.connections.helpers import run_sync
+
+ROSTER = (
+    "Staff No,First Name,Surname,Email,Status\n"
+    "1,Ann,Lee,ann@example.com,Active\n"
+    "2,Bo,Ng,bo@example.com,On Leave\n"
+    "3,Cy,Oh,cy@example.com,Active\n"
+)
+#: Header names hrsync cannot guess, so the admin maps them by hand.
+ODD_ROSTER = (
+    "Emp Code,Known As,Family,E-mail,State,Boss,Grade\n"
+    "E1,Ann,Lee,ann@example.com,Active,E3,G7\n"
+    "E2,Bo,Ng,bo@example.com,Active,E3,G5\n"
+    "E3,Cy,Oh,cy@example.com,Active,,G9\n"
+)
+PREVIEW = "as they will map to person fields"
+
+
+# -- fixtures and helpers ----------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _local_files_allowed(settings):
+    # Deployed-mode test runs (DATABASE_URL set) default it to off.
+    settings.HRSYNC_ALLOW_LOCAL_FILES = True
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("admin", "admin@example.com", is_staff=True)
+
+
+@pytest.fixture
+def client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    def write(content: str, name: str = "staff.csv") -> str:
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        return f"file://{path}"
+
+    return write
+
+
+def csv_form(uri: str, **overrides: str) -> dict[str, str]:
+    """Step 2 of a new CSV file connection, as a browser sends it."""
+    return {
+        "name": "Staff file",
+        "config-uri": uri,
+        "config-username": "",
+        "config-password": "",
+        "config-private_key": "",
+        "config-passphrase": "",
+        "config-host_key": "",
+        "config-ca_bundle": "",
+        "config-delimiter": "auto",
+        "config-encoding": "utf-8",
+        "config-quotechar": '"',
+        "config-has_header": "on",
+        "config-date_format": "%Y-%m-%d",
+        "config-columns": "",
+        "config-key_column": "",
+        "config-manager_column": "",
+        "config-status_column": "",
+        **overrides,
+    }
+
+
+def create(client, uri: str, **overrides: str):
+    response = client.post(reverse("connections:new") + "?kind=csv_file", csv_form(uri, **overrides), follow=True)
+    assert response.status_code == 200
+    return Connection.objects.get(name="Staff file"), response
+
+
+def preview_rows(html: str) -> list[list[str]]:
+    """The preview table's body, cell by cell."""
+    match = re.search(r'<div class="table-wrap check-preview">(.*?)</table>', html, re.S)
+    if match is None:
+        return []
+    body = match.group(1).split("<tbody>")[1]
+    return [
+        [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+
+
+def preview_headers(html: str) -> list[str]:
+    match = re.search(r'<div class="table-wrap check-preview">.*?<thead>(.*?)</thead>', html, re.S)
+    return re.findall(r"<th[^>]*>(.*?)</th>", match.group(1)) if match else []
+
+
+def columns_url(connection: Connection) -> str:
+    return reverse("connections:columns", args=[connection.pk])
+
+
+def mapping(page, targets: dict[str, str], *, key: str | list[str], status: str = "column") -> dict:
+    """The column page's form as a browser sends it: ``targets`` is column
+    label → what it maps to ("custom.grade" for a custom field); the rest
+    are ignored."""
+    form = page.context["form"]
+    data: dict = {"seen_columns": form.columns_signature, "key_column": key, "status_source": status}
+    for row in form.rows():
+        target = targets.get(row["column"].label, "")
+        custom = ""
+        if target.startswith("custom."):
+            target, custom = "custom", target.removeprefix("custom.")
+        data[f"target_{row['index']}"] = target
+        data[f"custom_{row['index']}"] = custom
+    return data
+
+
+def selected(page) -> dict[str, str]:
+    """Column label → the target pre-selected for it."""
+    form = page.context["form"]
+    return {row["column"].label: row["target"].value() for row in form.rows()}
+
+
+# -- Save and test: the green bar and the preview ----------------------------------------
+
+
+def test_creating_a_csv_connection_shows_the_green_bar_and_the_preview_rows(client, write_csv):
+    connection, response = create(client, write_csv(ROSTER))
+
+    assert response.redirect_chain[-1][0] == reverse("connections:overview", args=[connection.pk])
+    html = response.content.decode()
+    assert '<p class="health ok" role="status">' in html
+    assert f"Preview: the first 3 rows {PREVIEW}" in html
+    assert preview_headers(html) == [
+        "Line", "Unique key", "Employee reference", "First name", "Last name", "Email", "Status",
+    ]
+    assert preview_rows(html) == [
+        ["2", "1", "1", "Ann", "Lee", "ann@example.com", "Active"],
+        ["3", "2", "2", "Bo", "Ng", "bo@example.com", "On Leave"],
+        ["4", "3", "3", "Cy", "Oh", "cy@example.com", "Active"],
+    ]
+    # Nothing new is stored for the preview: it was shown once and is gone.
+    assert set(Connection.objects.get(pk=connection.pk).config) == {
+        "uri", "delimiter", "encoding", "quotechar", "has_header", "date_format", "columns", "all_active",
+    }
+    assert f"hrsync.check.{connection.pk}" not in client.session
+    again = client.get(reverse("connections:overview", args=[connection.pk])).content.decode()
+    assert PREVIEW not in again
+    assert '<p class="health ok" role="status">' in again
+
+
+def test_the_preview_shows_the_first_ten_rows_of_a_longer_file(client, write_csv):
+    rows = "".join(f"{n},P{n},Q{n},p{n}@example.com,Active\n" for n in range(1, 26))
+    _connection, response = create(client, write_csv("Staff No,First Name,Surname,Email,Status\n" + rows))
+
+    html = response.content.decode()
+    assert f"Preview: the first 10 rows {PREVIEW}" in html
+    assert [row[1] for row in preview_rows(html)] == [str(n) for n in range(1, 11)]
+
+
+def test_a_row_with_problems_shows_them_in_the_preview(client, write_csv):
+    _connection, response = create(
+        client, write_csv("Staff No,First Name,Email,Start Date,Status\n1,Ann,ann@example.com,31/01/2020,Active\n")
+    )
+    html = response.content.decode()
+    assert "Problems" in preview_headers(html)
+    assert "is not a date (YYYY-MM-DD)" in preview_rows(html)[0][-1]
+
+
+def test_test_connection_shows_the_preview_on_the_page_it_returns_to(client, write_csv):
+    connection, _ = create(client, write_csv(ROSTER))
+    settings_url = reverse("connections:settings", args=[connection.pk])
+
+    response = client.post(reverse("connections:test", args=[connection.pk]), {"next": settings_url}, follow=True)
+
+    assert response.redirect_chain[-1][0] == settings_url
+    assert f"Preview: the first 3 rows {PREVIEW}" in response.content.decode()
+
+
+def test_saving_the_settings_tests_again_and_shows_the_preview(client, write_csv):
+    connection, _ = create(client, write_csv(ROSTER))
+    page = client.get(reverse("connections:settings", args=[connection.pk]))
+    data = {
+        "name": "Staff file", "sync_interval_hours": "1", "safeguard_percent": "20", "safeguard_min": "5",
+        **{k: v for k, v in csv_form(connection.config["uri"], **{"config-delimiter": ","}).items() if k != "name"},
+        **{key: value for key, value in _status_rows(page).items()},
+    }
+    response = client.post(reverse("connections:settings", args=[connection.pk]), data, follow=True)
+
+    html = response.content.decode()
+    assert "Settings saved." in html
+    assert f"Preview: the first 3 rows {PREVIEW}" in html
+    assert Connection.objects.get(pk=connection.pk).config["delimiter"] == ","
+
+
+def _status_rows(page) -> dict[str, str]:
+    formset = page.context["status_formset"]
+    data = {f"status-{k}": v for k, v in formset.management_form.initial.items()}
+    for i, row in enumerate(formset.forms):
+        data[f"status-{i}-vendor_status"] = row.initial.get("vendor_status", "")
+        data[f"status-{i}-person_status"] = row.initial.get("person_status", "")
+        if row.initial.get("existing"):
+            data[f"status-{i}-existing"] = "True"
+    return data
+
+
+def test_a_failed_check_shows_no_preview_and_a_missing_file_is_named(client, tmp_path):
+    _connection, response = create(client, f"file://{tmp_path}/nope.csv")
+
+    html = response.content.decode()
+    assert '<p class="health bad" role="alert">' in html
+    assert f"No file at {tmp_path}/nope.csv" in html
+    assert PREVIEW not in html
+    assert ">Pin this key</button>" not in html  # only an sftp:// host key can be pinned
+
+
+def test_other_connectors_samples_are_not_shown_as_a_preview(client, settings):
+    settings.HRSYNC_SAMPLE_CONNECTOR = True
+    # The Sample connector's check has a sample of its raw records: not person fields.
+    response = client.post(reverse("connections:new") + "?kind=sample", {"name": "Demo", "config-size": "20", "config-seed": "1"}, follow=True)
+    assert response.status_code == 200
+    assert PREVIEW not in response.content.decode()
+
+
+# -- the column-mapping page ------------------------------------------------------------
+
+
+def test_the_overview_and_settings_link_to_the_column_page(client, write_csv):
+    connection, _ = create(client, write_csv(ROSTER))
+    for name in ("overview", "settings"):
+        html = client.get(reverse(f"connections:{name}", args=[connection.pk])).content.decode()
+        assert f'href="{columns_url(connection)}"' in html, name
+
+
+def test_the_column_page_lists_the_headers_with_suggestions(client, write_csv):
+    connection, _ = create(client, write_csv(ROSTER))
+
+    page = client.get(columns_url(connection))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    for header in ("Staff No", "First Name", "Surname", "Email", "Status"):
+        assert f'<th scope="row">{header}</th>' in html
+    assert selected(page) == {
+        "Staff No": "employee_reference", "First Name": "first_name", "Surname": "last_name",
+        "Email": "email", "Status": "status",
+    }
+    assert "suggestions from the header names" in html
+    # The first row helps to recognise each column; the key is the employee id.
+    assert '<td class="example">ann@example.com</td>' in html
+    assert re.search(r'<input type="radio" name="key_column" value="Staff No" id="id_key_0" checked>', html)
+    assert page.context["form"]["status_source"].value() == "column"
+    # Every person field, location, manager, status, custom and ignore are offered.
+    options = re.findall(r'<option value="([^"]*)"', html.split('name="target_0"')[1].split("</select>")[0])
+    assert options == [
+        "", "first_name", "last_name", "email", "date_of_birth", "gender", "employee_reference",
+        "mobile_phone", "work_phone", "home_phone", "job_title", "hire_date", "termination_date",
+        "location", "manager", "status", "custom",
+    ]
+
+
+def test_a_saved_mapping_then_a_sync_creates_people_with_the_mapped_fields(
+    client, write_csv, django_capture_on_commit_callbacks
+):
+    connection, response = create(client, write_csv(ODD_ROSTER))
+    # Nothing says where the status comes from yet: a red bar that says so.
+    assert "cannot tell whose status is what" in response.content.decode()
+    page = client.get(columns_url(connection))
+    assert selected(page)["E-mail"] == "email"  # the one header hrsync recognises
+
+    data = mapping(page, {
+        "Emp Code": "employee_reference", "Known As": "first_name", "Family": "last_name",
+        "E-mail": "email", "State": "status", "Boss": "manager", "Grade": "custom.grade",
+    }, key="Emp Code")
+    response = client.post(columns_url(connection), data, follow=True)
+
+    assert response.redirect_chain[-1][0] == columns_url(connection)
+    html = response.content.decode()
+    assert "Column mapping saved." in html
+    assert '<p class="health ok" role="status">' in html
+    assert f"Preview: the first 3 rows {PREVIEW}" in html
+    assert "grade (custom field)" in preview_headers(html)
+    config = Connection.objects.get(pk=connection.pk).config
+    assert config["columns"] == {
+        "Emp Code": "employee_reference", "Known As": "first_name", "Family": "last_name",
+        "E-mail": "email", "State": "status", "Boss": "manager", "Grade": "custom.grade",
+    }
+    assert config["key_column"] == "Emp Code"
+    assert config["all_active"] is False
+    # The page shows the saved mapping now, not suggestions.
+    again = client.get(columns_url(connection))
+    assert selected(again)["Boss"] == "manager"
+    assert again.context["form"]["custom_6"].value() == "grade"
+    assert "suggestions from the header names" not in again.content.decode()
+
+    # Sync Employees, as the Overview's menu does it.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("connections:sync", args=[connection.pk]), {"action": "employees"})
+    assert response.status_code == 302
+    run = connection.runs.get()
+    assert run.status == "succeeded", run.error
+    people = {p.employee_reference: p for p in Person.objects.select_related("manager")}
+    assert set(people) == {"E1", "E2", "E3"}
+    assert (people["E1"].first_name, people["E1"].last_name, people["E1"].email) == ("Ann", "Lee", "ann@example.com")
+    assert people["E1"].manager == people["E3"]
+    assert people["E2"].custom_fields == {"grade": "G5"}
+
+
+def test_a_sync_uses_the_mapping_for_a_file_without_a_header_row(client, write_csv):
+    uri = write_csv("7,Ann,Lee,ann@example.com\n8,Bo,Ng,bo@example.com\n")
+    connection, response = create(client, uri, **{"config-has_header": "", "config-columns": '{"1": "employee_reference"}',
+                                                  "config-all_active": "on"})
+    page = client.get(columns_url(connection))
+    html = page.content.decode()
+    for n in range(1, 5):
+        assert f'<th scope="row">Column {n}</th>' in html
+    assert selected(page) == {"Column 1": "employee_reference", "Column 2": "", "Column 3": "", "Column 4": ""}
+    assert page.context["form"]["status_source"].value() == "all_active"
+
+    data = mapping(page, {"Column 1": "employee_reference", "Column 2": "first_name", "Column 3": "last_name",
+                          "Column 4": "email"}, key="1", status="all_active")
+    response = client.post(columns_url(connection), data, follow=True)
+
+    assert '<p class="health ok" role="status">' in response.content.decode()
+    config = Connection.objects.get(pk=connection.pk).config
+    assert config["columns"] == {"1": "employee_reference", "2": "first_name", "3": "last_name", "4": "email"}
+    assert config["all_active"] is True
+    run = run_sync(Connection.objects.get(pk=connection.pk), scope="employees")
+    assert run.status == "succeeded", run.error
+    assert sorted(Person.objects.values_list("employee_reference", "first_name", "status")) == [
+        ("7", "Ann", "active"), ("8", "Bo", "active"),
+    ]
+
+
+def test_two_key_columns_are_refused_and_nothing_is_saved(client, write_csv):
+    connection, _ = create(client, write_csv(ROSTER))
+    before = Connection.objects.get(pk=connection.pk).config
+    page = client.get(columns_url(connection))
+    data = mapping(page, {"Staff No": "employee_reference", "First Name": "first_name", "Email": "email",
+                          "Status": "status"}, key=["Staff No", "Email"])
+
+    response = client.post(columns_url(connection), data)
+
+    assert response.status_code == 400
+    assert "Choose one unique key column, not 2." in response.content.decode()
+    assert Connection.objects.get(pk=connection.pk).config == before
+
+
+@pytest.mark.parametrize(
+    ("targets", "key", "status", "message"),
+    [
+        ({"Staff No": "employee_reference", "First Name": "first_name", "Surname": "first_name",
+          "Status": "status"}, "Staff No", "column",
+         "“First Name” is already mapped to First name: map each field from one column."),
+        ({"Staff No": "custom.ref", "Email": "custom.ref", "Status": "status"}, "Staff No", "column",
+         "is already mapped to custom field “ref”"),
+        ({"Staff No": "employee_reference", "Status": "status"}, "", "column",
+         "Choose the unique key column"),
+        ({"Staff No": "employee_reference"}, "Staff No", "column",
+         "Map a column to Status, or choose “Everyone in the file is active”."),
+        ({"Staff No": "employee_reference", "Status": "status"}, "Staff No", "all_active",
+         "“Status” is mapped to Status, so not everyone in the file is active"),
+        ({"Staff No": "employee_reference", "Surname": "custom.", "Status": "status"}, "Staff No", "column",
+         "Enter the custom field&#x27;s key, such as shoe_size."),
+        ({}, "Staff No", "all_active", "Map at least one column to a person field."),
+    ],
+)
+def test_a_mapping_that_cannot_work_is_refused_with_the_reason(client, write_csv, targets, key, status, message):
+    connection, _ = create(client, write_csv(ROSTER))
+    before = Connection.objects.get(pk=connection.pk).config
+    page = client.get(columns_url(connection))
+
+    response = client.post(columns_url(connection), mapping(page, targets, key=key or [], status=status))
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Connection.objects.get(pk=connection.pk).config == before
+
+
+def test_a_file_whose_columns_changed_since_the_page_was_opened_is_not_mapped_blindly(client, write_csv, tmp_path):
+    connection, _ = create(client, write_csv(ROSTER))
+    page = client.get(columns_url(connection))
+    data = mapping(page, {"Staff No": "employee_reference", "First Name": "first_name", "Status": "status"},
+                   key="Staff No")
+    (tmp_path / "staff.csv").write_text("Email,Staff No,First Name,Status\n", encoding="utf-8")
+
+    response = client.post(columns_url(connection), data)
+
+    assert response.status_code == 400
+    assert "The file&#x27;s columns have changed since this page was opened" in response.content.decode()
+    assert not Connection.objects.get(pk=connection.pk).config.get("columns")
+
+
+def test_the_column_page_says_why_it_cannot_read_the_file(client, write_csv, tmp_path):
+    connection, _ = create(client, write_csv(ROSTER))
+    (tmp_path / "staff.csv").unlink()
+
+    page = client.get(columns_url(connection))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "hrsync could not read the file’s columns: No file at" in html
+    assert 'class="alert alert-error" role="alert"' in html
+    assert "<select" not in html
+
+
+def test_saved_columns_the_file_no_longer_has_are_pointed_out(client, write_csv):
+    uri = write_csv(ROSTER)
+    connection = services.connection_create(kind="csv_file", name="Staff file", values={
+        "uri": uri, "columns": json.dumps({"Staff No": "employee_reference", "Payroll": "custom.payroll",
+                                           "Status": "status"}),
+    })
+    html = client.get(columns_url(connection)).content.decode()
+    assert "The saved mapping names a column the file does not have: “Payroll”." in html
+
+
+def test_settings_made_elsewhere_are_what_the_column_page_shows(client, write_csv):
+    # Set with the CLI: a status column that the header names would not suggest,
+    # and a key column; the rest is still automatic.
+    uri = write_csv("Staff No,First Name,Email,State,Status\n1,Ann,ann@example.com,Active,x\n")
+    connection = services.connection_create(kind="csv_file", name="Staff file", values={
+        "uri": uri, "status_column": "State", "key_column": "Email",
+    })
+    page = client.get(columns_url(connection))
+    assert selected(page) == {"Staff No": "employee_reference", "First Name": "first_name", "Email": "email",
+                              "State": "status", "Status": ""}
+    assert page.context["form"]["key_column"].value() == ["Email"]
+
+    services.connection_update(connection=connection, values={"status_column": "", "all_active": "true"})
+    page = client.get(columns_url(connection))
+    assert selected(page)["Status"] == "" and selected(page)["State"] == ""
+    assert page.context["form"]["status_source"].value() == "all_active"
+
+
+def test_connectors_without_column_mapping_have_no_column_page(client):
+    connection = services.connection_create(
+        kind="actionhrm", name="Acme", values={"subdomain": "acme", "username": "u", "password": "p"}
+    )
+    assert client.get(columns_url(connection)).status_code == 404
+    overview = client.get(reverse("connections:overview", args=[connection.pk])).content.decode()
+    assert "Column mapping" not in overview
+
+
+# -- the private key field ------------------------------------------------------------------
+
+
+def _private_key() -> str:
+    key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
+
+
+def test_the_private_key_is_an_always_empty_textarea(client):
+    key = _private_key()
+    body = key.splitlines()[1]
+    new_page = client.get(reverse("connections:new") + "?kind=csv_file").content.decode()
+    assert re.search(r'<textarea name="config-private_key"[^>]*>\s*</textarea>', new_page)
+    assert re.search(r'<input type="password" name="config-password"', new_page)
+    assert re.search(r'<input type="password" name="config-passphrase"', new_page)
+
+    # A form that fails validation does not send the typed key back.
+    refused = client.post(
+        reverse("connections:new") + "?kind=csv_file",
+        csv_form("sftp://files.example.com/staff.csv", **{
+            "name": "", "config-username": "hrsync", "config-private_key": key, "config-password": "Pw-Echo-9x",
+        }),
+    )
+    assert refused.status_code == 400
+    assert body not in refused.content.decode()
+    assert "Pw-Echo-9x" not in refused.content.decode()
+
+    connection = services.connection_create(kind="csv_file", name="Staff file", values={
+        "uri": "sftp://files.example.com/staff.csv", "username": "hrsync", "private_key": key,
+    })
+    settings_page = client.get(reverse("connections:settings", args=[connection.pk])).content.decode()
+    textarea = re.search(r'<textarea name="config-private_key"[^>]*>(.*?)</textarea>', settings_page, re.S)
+    assert textarea and textarea.group(1).strip() == ""
+    assert "Saved — leave blank to keep." in settings_page
+    assert body not in settings_page
+    assert Connection.objects.get(pk=connection.pk).secrets["private_key"].strip() == key.strip()
