@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
+from django.core.mail import get_connection, send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -540,6 +540,8 @@ def _finish(run: SyncRun, *, status: str, error: str = "", report=None, counts=N
 def people_send_invitations(*, person_ids: list[int]) -> int:
     """Email each person a link to set their password. Never a password."""
     sent = 0
+    # One SMTP session for the whole batch, not one per person.
+    mail_connection = get_connection()
     for person in Person.objects.filter(id__in=person_ids).select_related("user"):
         user = person.user
         if user is None or not person.email:
@@ -555,6 +557,7 @@ def people_send_invitations(*, person_ids: list[int]) -> int:
                 message=render_to_string("people/invitation_email.txt", context),
                 from_email=None,
                 recipient_list=[person.email],
+                connection=mail_connection,
             )
             sent += 1
         except OSError:

@@ -9,6 +9,7 @@ can never go green by skipping.
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -34,3 +35,23 @@ def _celery_eager():
 def _no_backoff_sleep(monkeypatch):
     """Retries back off instantly in tests; the HTTP tests assert the delays."""
     monkeypatch.setattr("connectors.http.backoff_sleep", lambda seconds: None)
+
+
+@pytest.fixture(scope="session")
+def _sshd(tmp_path_factory):
+    from tests.connectors.csv_file import servers
+
+    state = tmp_path_factory.mktemp("sshd")
+    server, missing = servers.start_sshd(state)
+    yield server, missing
+    if server is not None:
+        servers.stop_sshd(server)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def sshd(_sshd):
+    """A real OpenSSH server on a loopback port, started once per test session."""
+    server, missing = _sshd
+    need_service(server is not None, missing)
+    return server

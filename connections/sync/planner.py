@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -474,14 +474,15 @@ def plan(
     result = SyncPlan(mapped_count=state.mapped_count)
     if locations is not None:
         result.locations = plan_locations(locations=locations, state=state)
-        # Employees planned in the same run see the locations this run adds.
-        for change in result.locations:
-            if change.action is LocationAction.CREATE:
-                state.depot_mappings[change.remote_location_id] = (
-                    change.depot_id,
-                    change.remote_name,
-                    0,
-                )
+        # Employees planned in the same run see the locations this run adds
+        # (on a copy: the caller's state stays what the database holds).
+        added = {
+            change.remote_location_id: (change.depot_id, change.remote_name, 0)
+            for change in result.locations
+            if change.action is LocationAction.CREATE
+        }
+        if added:
+            state = replace(state, depot_mappings={**state.depot_mappings, **added})
     if employees is not None:
         result.employees_planned = True
         result.changes = plan_employees(records=employees, state=state, settings=settings)

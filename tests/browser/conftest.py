@@ -13,7 +13,7 @@ What the fixtures give a test:
 * ``staff_user`` and ``signed_in_page``: a staff login, signed in through the
   real login form.
 * ``fake_actionhrm``: a stand-in ActionHRM on 127.0.0.1 (``fake_actionhrm.py``).
-* ``sshd``: a real OpenSSH server on a loopback port, for CSV files over SFTP
+* ``sshd`` (from ``tests/conftest.py``): a real OpenSSH server on a loopback port, for CSV files over SFTP
   (``tests/connectors/csv_file/servers.py``; skips without sshd or root,
   except in CI).
 * ``shoot(page, name)``: a full-page PNG in ``$HRSYNC_SCREENSHOTS_DIR``
@@ -44,7 +44,6 @@ import pytest
 
 from tests.browser.fake_actionhrm import FakeActionHRM
 from tests.conftest import need_service
-from tests.connectors.csv_file import servers
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -227,23 +226,6 @@ def signed_in_page(page: Page, staff_user) -> Page:
 def fake_actionhrm() -> Iterator[FakeActionHRM]:
     with FakeActionHRM(username="api-user", password="correct-horse-battery") as server:
         yield server
-
-
-@pytest.fixture(scope="package")
-def _browser_sshd(tmp_path_factory):
-    state = tmp_path_factory.mktemp("browser-sshd")
-    server, missing = servers.start_sshd(state)
-    yield server, missing
-    if server is not None:
-        servers.stop_sshd(server)
-        shutil.rmtree(state, ignore_errors=True)
-
-
-@pytest.fixture
-def sshd(_browser_sshd) -> servers.SshServer:
-    server, missing = _browser_sshd
-    need_service(server is not None, missing)
-    return server
 
 
 @pytest.fixture(name="shoot")

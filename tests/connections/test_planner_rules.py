@@ -357,3 +357,14 @@ def test_an_over_long_value_is_a_row_error_not_a_failed_run(connection, source):
     assert run.status == SyncRun.Status.COMPLETED_WITH_ERRORS
     assert "job_title is longer than 200 characters" in change_for(run, "1")["message"]
     assert list(Person.objects.values_list("email", flat=True)) == ["2@example.com"]
+
+
+def test_employees_synced_with_their_locations_get_same_named_depots_in_one_run(connection, source):
+    leeds = DepotFactory(name="Leeds")
+    source.locations = [RemoteLocation("LDS", "Leeds")]
+    source.employees = [employee("1", location_id="LDS")]
+
+    run = run_sync(connection, scope="all")
+
+    assert Person.objects.get().depot == leeds
+    assert run.counts["warnings"] == 0

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import need_service
 from tests.connectors.csv_file import servers
 
 
@@ -13,24 +11,6 @@ from tests.connectors.csv_file import servers
 def _local_files_allowed(settings):
     # Deployed-mode test runs (DATABASE_URL set) default it to off.
     settings.HRSYNC_ALLOW_LOCAL_FILES = True
-
-
-@pytest.fixture(scope="session")
-def _sshd(tmp_path_factory):
-    state = tmp_path_factory.mktemp("sshd")
-    server, missing = servers.start_sshd(state)
-    yield server, missing
-    if server is not None:
-        servers.stop_sshd(server)
-        shutil.rmtree(state, ignore_errors=True)
-
-
-@pytest.fixture
-def sshd(_sshd) -> servers.SshServer:
-    """A real OpenSSH server on a loopback port (one per test session)."""
-    server, missing = _sshd
-    need_service(server is not None, missing)
-    return server
 
 
 @pytest.fixture(scope="session")
