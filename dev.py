@@ -4,8 +4,9 @@
     python3 dev.py start   start the web UI and the background worker (with its
                            scheduler) on SQLite, with a Sample connection to sync
     python3 dev.py test    install the test tools and run the whole test suite
+    python3 dev.py bench   measure sync speed on large rosters (docs/PERFORMANCE.md)
 
-Both commands create a virtual environment in .venv next to this file on first
+Each command creates a virtual environment in .venv next to this file on first
 use and install hrsync into it; later runs skip the install until
 pyproject.toml changes. This script itself uses only the standard library.
 
@@ -18,7 +19,13 @@ start [--host 127.0.0.1] [--port 8000]
 test [pytest arguments...]
     Runs `python -m pytest` with the arguments given and exits with its code.
 
-Options for both commands:
+bench [--people N ...] [--db sqlite|postgres] [...]
+    Installs the benchmark's extra (django-import-export, for comparison) and
+    runs `python -m bench` with the arguments given: deterministic rosters
+    synced through the CSV connector, timed, and written to
+    docs/PERFORMANCE.md. `python3 dev.py bench --help` lists its options.
+
+Options for every command:
     --no-install   use the Python running this script as is: no .venv, no pip
                    (the test suite starts `dev.py start` this way)
 """
@@ -336,6 +343,17 @@ def cmd_test(argv: list[str]) -> int:
             continue
 
 
+# -- bench --------------------------------------------------------------------
+
+
+def cmd_bench(argv: list[str]) -> int:
+    install = True
+    while argv and argv[0] == "--no-install":
+        install, argv = False, argv[1:]
+    python = project_python(extras=("bench",), install=install)
+    return subprocess.run([python, "-m", "bench", *argv], cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1")).returncode
+
+
 # -- main -----------------------------------------------------------------------
 
 
@@ -348,6 +366,8 @@ def main(argv: list[str]) -> int:
         return cmd_start(rest)
     if command == "test":
         return cmd_test(rest)
+    if command == "bench":
+        return cmd_bench(rest)
     print(f"hrsync: unknown command {command!r}\n\n{__doc__.strip()}", file=sys.stderr)
     return 2
 

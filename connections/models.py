@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from connectors.registry import kind_choices, validate_kind
+from connections.fields import CompressedJSONField
 from hrsync.crypto import EncryptedJSONField
 
 
@@ -115,11 +116,14 @@ class SyncRun(models.Model):
     progress_total = models.PositiveIntegerField(null=True, blank=True)
     progress_stage = models.CharField(max_length=100, blank=True)
     counts = models.JSONField(default=dict, blank=True)
-    report = models.JSONField(
-        default=dict,
+    report = CompressedJSONField(
         blank=True,
-        help_text="The plan: one change per record, with field diffs, and fingerprints.",
+        help_text="The plan: the changes with their field diffs, and fingerprints.",
     )
+    #: Digests of what the plan was made from (also in the report, which is
+    #: large): applying a dry run compares them without reading its report.
+    source_hash = models.CharField(max_length=64, blank=True)
+    directory_hash = models.CharField(max_length=64, blank=True)
     error = models.TextField(blank=True)
     applied_from = models.ForeignKey(
         "self",

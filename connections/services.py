@@ -371,7 +371,7 @@ def sync_run_execute(*, run_id: int) -> SyncRun:
     claimed = SyncRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
         status=Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
     )
-    run = SyncRun.objects.select_related("connection", "applied_from").get(pk=run_id)
+    run = SyncRun.objects.select_related("connection").get(pk=run_id)
     if not claimed:
         logger.info("Sync run %s is %s; not running it again.", run_id, run.status)
         return run
@@ -391,8 +391,8 @@ def sync_run_execute(*, run_id: int) -> SyncRun:
             error="The sync stopped on an unexpected error and nothing was changed. "
             "The details are in the server log.",
         )
-    run.refresh_from_db()
-    return run
+    # The report is loaded only if the caller reads it: it may be large.
+    return SyncRun.objects.select_related("connection").defer("report").get(pk=run_id)
 
 
 class _StalePlan(Exception):
@@ -449,12 +449,16 @@ def _execute(run: SyncRun) -> None:
     )
     the_plan.directory_hash = directory_hash
 
-    source = run.applied_from
-    if source is not None and source.report:
-        previous = SyncPlan.from_report(source.report)
-        if (previous.source_hash, previous.directory_hash) == (the_plan.source_hash, directory_hash):
-            previous.notes.append(f"Applied dry run #{source.pk} exactly as previewed.")
-            the_plan = previous
+    source = (
+        SyncRun.objects.only("id", "source_hash", "directory_hash").get(pk=run.applied_from_id)
+        if run.applied_from_id
+        else None
+    )
+    if source is not None:
+        # The planner is deterministic: the same source and the same directory
+        # give the same plan, so equal digests mean this is what was previewed.
+        if (source.source_hash, source.directory_hash) == (the_plan.source_hash, directory_hash):
+            the_plan.notes.append(f"Applied dry run #{source.pk} exactly as previewed.")
         else:
             the_plan.notes.append(
                 f"The source or the directory changed since dry run #{source.pk}, so this run "
@@ -529,6 +533,8 @@ def _finish(run: SyncRun, *, status: str, error: str = "", report=None, counts=N
     fields: dict[str, Any] = {"status": status, "error": error, "finished_at": timezone.now()}
     if report is not None:
         fields["report"] = report
+        fields["source_hash"] = report.get("source_hash", "")
+        fields["directory_hash"] = report.get("directory_hash", "")
     if counts is not None:
         fields["counts"] = counts
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), **fields)

@@ -15,12 +15,11 @@ from django.contrib.auth import get_user_model
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from connections.sync.bulk import BATCH_SIZE, KEEP, rows_insert, rows_update
 from connections.sync.changes import Action, LocationAction, SyncPlan
 from connectors.base import RemoteEmployee
 from hrsync.people.models import Person
 from mappings.models import DepotMapping, EmployeeMapping
-
-BATCH_SIZE = 1000
 
 #: Columns the plan may set on a Person, besides the manager.
 WRITABLE = frozenset(
@@ -83,13 +82,24 @@ def _apply_locations(plan: SyncPlan, connection_id: int, now: dt.datetime) -> No
 
 def _apply_people(plan: SyncPlan, now: dt.datetime, result: ApplyResult) -> dict[str, int]:
     creates = [c for c in plan.changes if c.action is Action.CREATE]
-    new_people = []
-    for change in creates:
-        values = {k: _python_value(k, v) for k, v in change.values.items() if k in WRITABLE}
-        new_people.append(Person(**values, created_at=now, updated_at=now))
-    Person.objects.bulk_create(new_people, batch_size=BATCH_SIZE)
-    person_id_by_remote = {c.remote_id: p.pk for c, p in zip(creates, new_people, strict=True)}
-    result.created_person_ids = [p.pk for p in new_people]
+    # Every column: what the plan sets, the timestamps, the model's defaults.
+    defaults = {
+        f.attname: f.get_default() for f in Person._meta.concrete_fields if not f.primary_key
+    }
+    defaults["created_at"] = defaults["updated_at"] = now
+    columns = list(defaults)
+    new_rows = [
+        [
+            _python_value(name, change.values[name])
+            if name in change.values and name in WRITABLE
+            else defaults[name]
+            for name in columns
+        ]
+        for change in creates
+    ]
+    new_ids = rows_insert(Person, columns, new_rows)
+    person_id_by_remote = {c.remote_id: pk for c, pk in zip(creates, new_ids, strict=True)}
+    result.created_person_ids = new_ids
 
     updates = {
         c.person_id: c
@@ -97,25 +107,29 @@ def _apply_people(plan: SyncPlan, now: dt.datetime, result: ApplyResult) -> dict
         if c.action in (Action.LINK, Action.UPDATE, Action.DEACTIVATE, Action.REACTIVATE)
         and c.person_id is not None
     }
-    people = Person.objects.in_bulk(list(updates))
-    changed_fields: set[str] = set()
+    # Deleted since planning (only in a race: an applied plan was re-checked
+    # against the directory fingerprint) means nothing to update: skip them.
+    existing = _existing_ids(Person, list(updates))
+    changed = sorted({name for c in updates.values() for name in c.values if name in WRITABLE})
+    rows = []
     for person_id, change in updates.items():
-        person = people.get(person_id)
-        if person is None:
-            # Deleted since planning: the run was re-checked against the
-            # directory fingerprint, so this only happens in a race; skip.
+        if person_id not in existing:
             continue
-        for name, value in change.values.items():
-            if name in WRITABLE:
-                setattr(person, name, _python_value(name, value))
-                changed_fields.add(name)
-        person.updated_at = now
+        rows.append([
+            person_id,
+            *(_python_value(name, change.values[name]) if name in change.values else KEEP for name in changed),
+            now,
+        ])
         person_id_by_remote[change.remote_id] = person_id
-    if changed_fields:
-        Person.objects.bulk_update(
-            list(people.values()), sorted(changed_fields | {"updated_at"}), batch_size=BATCH_SIZE
-        )
+    rows_update(Person, [*changed, "updated_at"], rows)
     return person_id_by_remote
+
+
+def _existing_ids(model, ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for start in range(0, len(ids), BATCH_SIZE):
+        found.update(model.objects.filter(pk__in=ids[start:start + BATCH_SIZE]).values_list("pk", flat=True))
+    return found
 
 
 def _apply_managers(
@@ -141,14 +155,14 @@ def _apply_managers(
             **person_id_by_remote,
         }
     rows = [
-        Person(
-            id=person_id_by_remote[rid],
-            manager_id=person_id_by_remote.get(manager_rid) if manager_rid else None,
-            updated_at=now,
-        )
+        [person_id_by_remote[rid], person_id_by_remote.get(manager_rid) if manager_rid else None, now]
         for rid, manager_rid in wanted.items()
     ]
-    Person.objects.bulk_update(rows, ["manager_id", "updated_at"], batch_size=BATCH_SIZE)
+    rows_update(Person, ["manager_id", "updated_at"], rows)
+
+
+#: The EmployeeMapping columns a plan writes, besides the keys.
+MAPPING_COLUMNS = ("state", "remote_name", "remote_email", "remote_status", "message")
 
 
 def _apply_mappings(
@@ -162,34 +176,19 @@ def _apply_mappings(
     for change in plan.changes:
         if change.mapping is None or not change.remote_id:
             continue
-        row = EmployeeMapping(
-            connection_id=connection_id,
-            remote_id=change.remote_id,
-            person_id=person_id_by_remote.get(change.remote_id, change.person_id),
-            last_seen_run_id=run_id,
-            updated_at=now,
-            **change.mapping,
-        )
+        person_id = person_id_by_remote.get(change.remote_id, change.person_id)
+        values = [change.mapping.get(name, "") for name in MAPPING_COLUMNS]
         if change.mapping_id:
-            row.id = change.mapping_id
-            existing.append(row)
+            existing.append([change.mapping_id, person_id, *values, run_id, now])
         else:
-            row.created_at = now
-            new.append(row)
-    EmployeeMapping.objects.bulk_create(new, batch_size=BATCH_SIZE)
-    EmployeeMapping.objects.bulk_update(
-        existing,
-        [
-            "person_id",
-            "state",
-            "remote_name",
-            "remote_email",
-            "remote_status",
-            "message",
-            "last_seen_run_id",
-            "updated_at",
-        ],
-        batch_size=BATCH_SIZE,
+            new.append([connection_id, change.remote_id, person_id, *values, run_id, now, now])
+    rows_insert(
+        EmployeeMapping,
+        ["connection_id", "remote_id", "person_id", *MAPPING_COLUMNS, "last_seen_run_id", "created_at", "updated_at"],
+        new,
+    )
+    rows_update(
+        EmployeeMapping, ["person_id", *MAPPING_COLUMNS, "last_seen_run_id", "updated_at"], existing
     )
     # Everything else still in the source was seen by this run too. One
     # statement, however large the roster; those missing keep their last run.
@@ -260,8 +259,7 @@ def _apply_logins(
         users.append(user)
         invited.append(person)
     User.objects.bulk_create(users, batch_size=BATCH_SIZE)
-    for person, user in zip(invited, users, strict=True):
-        person.user_id = user.pk
-        person.updated_at = now
-    Person.objects.bulk_update(invited, ["user_id", "updated_at"], batch_size=BATCH_SIZE)
+    rows_update(
+        Person, ["user_id", "updated_at"], [[p.pk, u.pk, now] for p, u in zip(invited, users, strict=True)]
+    )
     result.invite_person_ids = [p.pk for p in invited]

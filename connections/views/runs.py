@@ -191,6 +191,7 @@ class RunDetailView(ConnectionTabMixin, TemplateView):
             page=page,
             changes=page.object_list,
             has_changes=bool(changes),
+            unchanged_not_listed=report.get("unchanged_not_listed", 0),
             action_filters=action_filters,
             current_action=current,
             locations=report.get("locations") or [],

@@ -1,0 +1,7 @@
+"""hrsync's benchmark: ``python3 dev.py bench`` (or ``python -m bench``).
+
+It syncs deterministic CSV rosters through the real CSV connector, planner
+and applier, on SQLite or PostgreSQL, times each scenario in a process of
+its own, puts django-import-export beside it on the same files, and writes
+the table to docs/PERFORMANCE.md. It is run on demand, never by the tests.
+"""

@@ -1,0 +1,209 @@
+"""One measurement in a fresh process: ``python -m bench.probe TASK ARGS``.
+
+Each scenario runs in its own process so its peak memory (RSS) is its own,
+not the largest of everything the bench did before. The result is one JSON
+object on the last line of standard output. The database and settings come
+from the environment the bench sets (DATABASE_URL and the secrets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import django
+
+PHASES = ("plan", "apply")
+
+
+class QueryCounter:
+    """Counts SQL statements, by the phase of the sync they belong to."""
+
+    def __init__(self) -> None:
+        self.by_phase: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
+        self.phase = "other"
+
+    def __call__(self, execute, sql, params, many, context):
+        self.by_phase[self.phase] += 1
+        return execute(sql, params, many, context)
+
+    @contextlib.contextmanager
+    def during(self, phase: str) -> Iterator[None]:
+        outer, self.phase = self.phase, phase
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - started
+            self.phase = outer
+
+    def wrap(self, phase: str, function: Callable) -> Callable:
+        def wrapped(*args, **kwargs):
+            with self.during(phase):
+                return function(*args, **kwargs)
+
+        return wrapped
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _connection(uri: str):
+    from connections import services
+    from connections.models import Connection
+
+    connection = Connection.objects.filter(name="Benchmark roster").first()
+    if connection is None:
+        return services.connection_create(kind="csv_file", name="Benchmark roster", values={"uri": uri})
+    return services.connection_update(connection=connection, values={"uri": uri})
+
+
+def task_sync(args: argparse.Namespace) -> dict[str, Any]:
+    """One sync of the CSV file through the real connector, planner and applier."""
+    from django.db import connection as db
+
+    from connections import services
+    from connections.models import SyncRun
+
+    connection = _connection(Path(args.csv).resolve().as_uri())
+    counter = QueryCounter()
+    # Tag the engine's two halves so their query counts are told apart.
+    services.directory_fingerprint = counter.wrap("plan", services.directory_fingerprint)
+    services.directory_state_load = counter.wrap("plan", services.directory_state_load)
+    services.plan = counter.wrap("plan", services.plan)
+    services.apply_plan = counter.wrap("apply", services.apply_plan)
+    services._finish = counter.wrap("finish", services._finish)
+
+    started = time.perf_counter()
+    with db.execute_wrapper(counter):
+        if args.apply_dry_run:
+            dry_run = SyncRun.objects.filter(connection=connection, dry_run=True).latest("pk")
+            run = services.sync_run_apply_dry_run(dry_run=dry_run, enqueue=False)
+        else:
+            run = services.sync_run_start(connection=connection, dry_run=args.dry_run, enqueue=False)
+        run = services.sync_run_execute(run_id=run.pk)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "status": run.status,
+        "error": run.error,
+        "counts": run.counts,
+        "queries": sum(counter.by_phase.values()),
+        "plan_queries": counter.by_phase["plan"],
+        "apply_queries": counter.by_phase["apply"],
+        "plan_seconds": counter.seconds["plan"],
+        "apply_seconds": counter.seconds["apply"],
+        "finish_seconds": counter.seconds["finish"],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def task_setup(args: argparse.Namespace) -> dict[str, Any]:
+    """The organisation's depots, named like the roster's locations."""
+    from bench.roster import depot_names
+    from hrsync.people.models import Depot
+
+    Depot.objects.bulk_create([Depot(name=name) for name in depot_names()], ignore_conflicts=True)
+    return {"depots": Depot.objects.count()}
+
+
+def task_parse(args: argparse.Namespace) -> dict[str, Any]:
+    """The CSV connector reading the file, and nothing else: no database."""
+    from connectors.csv_file.connector import CsvFileConnector
+
+    connector = CsvFileConnector(config={"uri": Path(args.csv).resolve().as_uri()}, secrets={}, field_map={})
+    started = time.perf_counter()
+    records = sum(1 for _ in connector.fetch_employees())
+    return {"seconds": time.perf_counter() - started, "records": records, "peak_rss_mb": peak_rss_mb()}
+
+
+def task_copy(args: argparse.Namespace) -> dict[str, Any]:
+    """PostgreSQL's COPY loading the file into a table shaped like Person's."""
+    from django.db import connection as db
+
+    from bench.roster import HEADER
+
+    columns = {
+        "Employee ID": "employee_reference varchar(100)",
+        "First Name": "first_name varchar(150)",
+        "Last Name": "last_name varchar(150)",
+        "Email": "email varchar(254)",
+        "Job Title": "job_title varchar(200)",
+        "Location": "location varchar(200)",
+        "Manager ID": "manager_reference varchar(100)",
+        "Status": "status varchar(20)",
+        "Start Date": "hire_date date",
+        "Date of Birth": "date_of_birth date",
+        "Mobile": "mobile_phone varchar(50)",
+    }
+    with db.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_copy_floor")
+        cursor.execute(
+            "CREATE TABLE bench_copy_floor (id bigserial PRIMARY KEY, "
+            + ", ".join(columns[name] for name in HEADER)
+            + ")"
+        )
+        names = ", ".join(columns[name].split()[0] for name in HEADER)
+        started = time.perf_counter()
+        with open(args.csv, "rb") as handle, cursor.connection.cursor().copy(
+            f"COPY bench_copy_floor ({names}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+        ) as copy:
+            while chunk := handle.read(1 << 20):
+                copy.write(chunk)
+        cursor.execute("SELECT count(*) FROM bench_copy_floor")
+        (rows,) = cursor.fetchone()
+        seconds = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_copy_floor")
+    return {"seconds": seconds, "records": rows, "peak_rss_mb": peak_rss_mb()}
+
+
+def task_import_export(args: argparse.Namespace) -> dict[str, Any]:
+    """django-import-export importing the file into Person (see bench/importexport.py)."""
+    from bench.importexport import import_csv
+
+    counter = QueryCounter()
+    from django.db import connection as db
+
+    started = time.perf_counter()
+    with db.execute_wrapper(counter):
+        outcome = import_csv(args.csv, bulk=args.bulk)
+    return {
+        "seconds": time.perf_counter() - started,
+        **outcome,
+        "queries": sum(counter.by_phase.values()),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+TASKS = {"setup": task_setup, "sync": task_sync, "parse": task_parse, "copy": task_copy, "import-export": task_import_export}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.probe")
+    parser.add_argument("task", choices=sorted(TASKS))
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--apply-dry-run", action="store_true")
+    parser.add_argument("--bulk", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hrsync.settings")
+    django.setup()
+    result = TASKS[args.task](args)
+    print(json.dumps(result, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
