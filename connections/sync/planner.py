@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import EmailValidator
 
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
 from connections.sync.state import DirectoryState, normalise_email
@@ -33,6 +34,25 @@ MAX_LENGTHS = {
     for field in Person._meta.concrete_fields
     if field.name in RemoteEmployee.PERSON_FIELDS and field.max_length
 }
+
+
+_django_email_validator = EmailValidator()
+
+
+@lru_cache(maxsize=4096)
+def _valid_email_domain(domain_part: str) -> bool:
+    return _django_email_validator.validate_domain_part(domain_part)
+
+
+class _RosterEmailValidator(EmailValidator):
+    """Django's email validation, with the domain check remembered: a
+    roster's 100,000 addresses share a handful of domains."""
+
+    def validate_domain_part(self, domain_part: str) -> bool:
+        return _valid_email_domain(domain_part)
+
+
+validate_email = _RosterEmailValidator()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +86,20 @@ def _person_label(person: Mapping[str, Any]) -> str:
     return name or person["email"] or f"person {person['id']}"
 
 
+_FINGERPRINTED = attrgetter(
+    *RemoteEmployee.PERSON_FIELDS, "remote_id", "location_id", "status", "manager_remote_id", "problems"
+)
+
+
 def source_fingerprint(records: Iterable[RemoteEmployee]) -> str:
+    """A digest of everything the plan reads from the records.
+
+    ``repr`` of plain values (str, date, None, lists) is stable across runs
+    and several times faster than JSON for 100,000 records.
+    """
     digest = hashlib.sha256()
     for record in records:
-        row = {
-            name: _as_json(getattr(record, name))
-            for name in (*RemoteEmployee.PERSON_FIELDS, "remote_id", "location_id", "status")
-        }
-        row["manager_remote_id"] = record.manager_remote_id
-        row["custom"] = record.custom
-        row["problems"] = record.problems
-        digest.update(json.dumps(row, sort_keys=True, default=str).encode())
+        digest.update(repr((_FINGERPRINTED(record), sorted(record.custom.items()))).encode())
     return digest.hexdigest()
 
 

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from connectors.base import ConnectorError, RemoteEmployee
@@ -203,6 +203,26 @@ def check_settings(
             )
 
 
+@lru_cache(maxsize=65536)
+def _parse_date(text: str, date_format: str) -> dt.date | None:
+    """The date in ``text`` (in ``date_format``, or ISO), or None.
+
+    Cached: a roster's dates repeat (a few thousand distinct birthdays and
+    start dates among 100,000 people) and strptime is slow.
+    """
+    try:
+        return dt.datetime.strptime(text, date_format).date()
+    except ValueError:
+        pass
+    match = _ISO_DATE.match(text)
+    if match:
+        try:
+            return dt.date.fromisoformat(match.group(0))
+        except ValueError:
+            pass
+    return None
+
+
 # -- the mapping of one file ---------------------------------------------------
 
 
@@ -309,18 +329,10 @@ class ColumnPlan:
     def _date(self, text: str, column: Column, problems: list[str]) -> dt.date | None:
         if not text:
             return None
-        try:
-            return dt.datetime.strptime(text, self.date_format).date()
-        except ValueError:
-            pass
-        match = _ISO_DATE.match(text)
-        if match:
-            try:
-                return dt.date.fromisoformat(match.group(0))
-            except ValueError:
-                pass
-        problems.append(f"{column.label} '{text[:40]}' is not a date ({self.date_format_label}).")
-        return None
+        parsed = _parse_date(text, self.date_format)
+        if parsed is None:
+            problems.append(f"{column.label} '{text[:40]}' is not a date ({self.date_format_label}).")
+        return parsed
 
     def location_of(self, row: Sequence[str]) -> str:
         if self.location is None or self.location.index >= len(row):
