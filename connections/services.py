@@ -7,8 +7,10 @@ commands and Celery tasks stay thin and call these.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -376,7 +378,8 @@ def sync_run_execute(*, run_id: int) -> SyncRun:
         logger.info("Sync run %s is %s; not running it again.", run_id, run.status)
         return run
     try:
-        _execute(run)
+        with _gc_paused():
+            _execute(run)
     except ConnectorError as exc:
         if exc.permanent:
             connection_record_health(connection=run.connection, ok=False, message=exc.message)
@@ -397,6 +400,24 @@ def sync_run_execute(*, run_id: int) -> SyncRun:
 
 class _StalePlan(Exception):
     pass
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a run builds its plan.
+
+    A sync of 100,000 people creates millions of small objects, and
+    Python's collector kept walking them all: it took a third of the
+    planner's time. A run makes next to no reference cycles, and whatever it
+    does make is collected as soon as the collector is back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _plan_settings(connection: Connection, connector: Connector) -> PlanSettings:
@@ -428,12 +449,16 @@ def _execute(run: SyncRun) -> None:
     connector = connector_for(connection=connection)
     scope = run.scope
     locations = employees = None
-    if scope in (SyncRun.Scope.LOCATIONS, SyncRun.Scope.ALL) and "locations" in connector.capabilities:
+    wants_locations = scope in (SyncRun.Scope.LOCATIONS, SyncRun.Scope.ALL) and "locations" in connector.capabilities
+    wants_employees = scope in (SyncRun.Scope.EMPLOYEES, SyncRun.Scope.ALL)
+    if wants_locations and not (wants_employees and connector.locations_in_records):
         progress.stage(f"Reading locations from {connector.label}")
         locations = list(progress.count(connector.fetch_locations()))
-    if scope in (SyncRun.Scope.EMPLOYEES, SyncRun.Scope.ALL):
+    if wants_employees:
         progress.stage(f"Reading employees from {connector.label}")
         employees = list(progress.count(connector.fetch_employees()))
+        if wants_locations and locations is None:
+            locations = connector.locations_of(employees)
     connection_record_health(
         connection=connection, ok=True, message=f"Connected to {connector.label} at {connector.describe()}."
     )

@@ -9,7 +9,7 @@ job (``connections.sync``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -176,6 +176,11 @@ class Connector:
     #: fields (keys: person field names, "key", "line", "custom.<key>", …):
     #: the UI shows them under the health bar as a preview after a check.
     check_preview: ClassVar[bool] = False
+    #: True when the locations are exactly the distinct ``location_id`` of
+    #: the employee records (a file with a location column): a sync of all
+    #: data then takes them from the employees it read, instead of reading
+    #: the source a second time through ``fetch_locations()``.
+    locations_in_records: ClassVar[bool] = False
     #: What a column can be mapped to ("custom.<key>" is always allowed too),
     #: for connectors that read a table whose columns the admin maps. Not
     #: empty: the connection has a column-mapping page, which reads
@@ -216,6 +221,15 @@ class Connector:
     def fetch_locations(self) -> Iterator[RemoteLocation]:
         """Yield every location (depot, office, site) the HR system knows."""
         return iter(())
+
+    @staticmethod
+    def locations_of(records: Iterable[RemoteEmployee]) -> list[RemoteLocation]:
+        """The distinct locations the records name (``locations_in_records``)."""
+        seen: dict[str, RemoteLocation] = {}
+        for record in records:
+            if record.location_id and record.location_id not in seen:
+                seen[record.location_id] = RemoteLocation(remote_id=record.location_id, name=record.location_id)
+        return list(seen.values())
 
     def fetch_employees(self) -> Iterator[RemoteEmployee]:
         """Yield every employee. Raise ConnectorError if the read fails part

@@ -66,17 +66,14 @@ class Change:
     position: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, leaving out empty attributes (their defaults).
+        """JSON-ready.
 
         Not ``dataclasses.asdict``: it deep-copies every nested dict, which
         for a 100,000-record report cost seconds. The dicts are shared, so
         the plan must not change after its report is built.
         """
-        data: dict[str, Any] = {"action": str(self.action), "remote_id": self.remote_id}
-        for name in _CHANGE_OPTIONAL:
-            value = getattr(self, name)
-            if value not in (None, "", {}, []):
-                data[name] = value
+        data = {name: getattr(self, name) for name in _CHANGE_ATTRIBUTES}
+        data["action"] = str(self.action)
         return data
 
     @property
@@ -94,8 +91,7 @@ class Change:
         return cls(**{**data, "action": Action(data["action"])})
 
 
-_CHANGE_OPTIONAL = ("person_id", "email", "name", "fields", "values", "mapping", "mapping_id", "message",
-                    "warnings", "position")
+_CHANGE_ATTRIBUTES = tuple(Change.__dataclass_fields__)
 
 
 class LocationAction(StrEnum):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection, models
 from django.db.models import Count, Max
 
 from connectors.base import RemoteEmployee
@@ -57,18 +61,53 @@ def normalise_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def _python(field: models.Field) -> Callable[[Any], Any] | None:
+    """What turns this column's raw database value into the model's value."""
+    if isinstance(field, models.JSONField):
+        return lambda value: json.loads(value) if isinstance(value, str) else value
+    if isinstance(field, models.DateField) and not isinstance(field, models.DateTimeField):
+        return lambda value: dt.date.fromisoformat(value) if isinstance(value, str) else value
+    if isinstance(field, models.BooleanField):
+        return lambda value: None if value is None else bool(value)
+    return None
+
+
+def _raw_rows(queryset: models.QuerySet, columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """``queryset.values_list(*columns)``, fetched in one go.
+
+    Django's per-row converters made reading 100,000 people take over a
+    second; the cursor's own values need converting in one or two columns.
+    """
+    sql, params = queryset.values_list(*columns).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    model = queryset.model
+    converters = [(n, f) for n, name in enumerate(columns) if (f := _python(model._meta.get_field(name)))]
+    if not converters:
+        return rows
+    converted = []
+    for row in rows:
+        values = list(row)
+        for index, convert in converters:
+            values[index] = convert(values[index])
+        converted.append(tuple(values))
+    return converted
+
+
 def directory_state_load(*, connection_id: int) -> DirectoryState:
     """Everything plan() needs: four queries, whatever the roster's size."""
     state = DirectoryState()
-    for row in Person.objects.values_list(*PERSON_COLUMNS).iterator(chunk_size=5000):
+    for row in _raw_rows(Person.objects.all(), PERSON_COLUMNS):
         person = dict(zip(PERSON_COLUMNS, row, strict=True))
         state.people[person["id"]] = person
         if email := normalise_email(person["email"]):
             state.people_by_email[email] = person["id"]
-    mapping_rows = EmployeeMapping.objects.filter(connection_id=connection_id).values_list(
-        "id", "remote_id", "person_id", "state", "remote_name", "remote_email", "remote_status"
+    mapping_rows = _raw_rows(
+        EmployeeMapping.objects.filter(connection_id=connection_id),
+        ("id", "remote_id", "person_id", "state", "remote_name", "remote_email", "remote_status"),
     )
-    for row in mapping_rows.iterator(chunk_size=5000):
+    for row in mapping_rows:
         mapping = MappingRow(*row)
         state.mappings[mapping.remote_id] = mapping
         if mapping.state == EmployeeMapping.State.LINKED and mapping.person_id in state.people:

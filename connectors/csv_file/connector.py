@@ -72,6 +72,7 @@ class CsvFileConnector(Connector):
     capabilities = frozenset({"employees", "locations"})
     full_snapshot = True
     check_preview = True
+    locations_in_records = True
     column_targets = column_rules.TARGETS
     default_status_map: ClassVar[dict[str, str]] = {
         "Candidate": "candidate",
