@@ -473,6 +473,8 @@ def _execute(run: SyncRun) -> None:
         locations=locations,
     )
     the_plan.directory_hash = directory_hash
+    # The plan holds all it needs: let the records go before applying it.
+    del employees, locations
 
     source = (
         SyncRun.objects.only("id", "source_hash", "directory_hash").get(pk=run.applied_from_id)
