@@ -77,7 +77,8 @@ def _pg_copy(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence
     sql = f"COPY {_quote(table)} ({', '.join(_quote(c) for c in columns)}) FROM STDIN"
 
     def copy(sql: str, params: Any, many: bool, context: Any) -> None:
-        with cursor.cursor.copy(sql) as stream:
+        # As Django's own execute does: psycopg errors become django.db ones.
+        with connection.wrap_database_errors, cursor.cursor.copy(sql) as stream:
             for row in rows:
                 stream.write_row(row)
 
