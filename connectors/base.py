@@ -9,11 +9,26 @@ job (``connections.sync``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django import forms
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?=$|[T ])")
+
+
+def iso_date(text: str) -> dt.date | None:
+    """YYYY-MM-DD, or the date part of an ISO date-time ("1990-02-01T00:00:00"); else None."""
+    match = _ISO_DATE.match(text)
+    if match:
+        try:
+            return dt.date.fromisoformat(match.group(0))
+        except ValueError:
+            pass
+    return None
 
 
 class ConnectorError(Exception):

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -42,7 +41,7 @@ from connectors.actionhrm.forms import (
     normalise_path,
     normalise_subdomain,
 )
-from connectors.base import Check, Connector, ConnectorError, RemoteEmployee, RemoteLocation
+from connectors.base import Check, Connector, ConnectorError, RemoteEmployee, RemoteLocation, iso_date
 
 logger = logging.getLogger(__name__)
 
@@ -381,18 +380,13 @@ def _date(value: Any, name: str, problems: list[str]) -> dt.date | None:
     text = _text(value) if not isinstance(value, dict | list) else repr(value)
     if not text:
         return None
-    # YYYY-MM-DD, or the date part of an ISO date-time ("1990-02-01T00:00:00").
-    match = _ISO_DATE.match(text)
-    if match:
-        try:
-            return dt.date.fromisoformat(match.group(0))
-        except ValueError:
-            pass
+    parsed = iso_date(text)
+    if parsed is not None:
+        return parsed
     problems.append(f"{name} {text[:40]!r} is not a date (YYYY-MM-DD)")
     return None
 
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?=$|[T ])")
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
-from connectors.base import ConnectorError, RemoteEmployee
+from connectors.base import ConnectorError, RemoteEmployee, iso_date
 
 #: What a column can be mapped to, besides "custom.<key>".
 TARGETS: tuple[str, ...] = (*RemoteEmployee.PERSON_FIELDS, "location", "manager", "status")
@@ -213,14 +213,7 @@ def _parse_date(text: str, date_format: str) -> dt.date | None:
     try:
         return dt.datetime.strptime(text, date_format).date()
     except ValueError:
-        pass
-    match = _ISO_DATE.match(text)
-    if match:
-        try:
-            return dt.date.fromisoformat(match.group(0))
-        except ValueError:
-            pass
-    return None
+        return iso_date(text)
 
 
 # -- the mapping of one file ---------------------------------------------------
@@ -358,7 +351,6 @@ class ColumnPlan:
         return shown
 
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?=$|[T ])")
 
 
 @cache
