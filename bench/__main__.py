@@ -13,7 +13,7 @@ import secrets
 import shlex
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -28,8 +28,9 @@ TARGET_PEOPLE = 100_000
 TIME_TARGETS = {"first import": 15.0, "no-change re-sync": 5.0, "changed re-sync": 8.0, "dry run": 6.0}
 PEAK_RSS_TARGET_MB = 500
 RATIO_TARGETS = {"first import": 10.0, "changed re-sync": 30.0}
-#: The applier writes in batches of this many rows (connections.sync.applier.BATCH_SIZE) ...
-BATCH_ROWS = 1000
+#: The applier writes in batches of at most this many rows on SQLite
+#: (connections.sync.bulk.BATCH_SIZE; PostgreSQL COPYs every row at once) ...
+BATCH_ROWS = 2000
 #: ... and issues at most this many statements per batch (people, mappings,
 #: managers, logins, inserts and updates).
 STATEMENTS_PER_BATCH = 10
@@ -55,7 +56,6 @@ class Row:
     result: dict[str, Any]
     target: str = ""
     verdict: str = ""
-    notes: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
