@@ -161,6 +161,18 @@ class ColumnLayout:
     unmatched: tuple[str, ...] = ()  # saved column refs the source no longer has
 
 
+#: The status words most HR systems use, each to the person status of the
+#: same name: a starting point for a connector's ``default_status_map``.
+STANDARD_STATUS_MAP: dict[str, str] = {
+    "Candidate": "candidate",
+    "Onboarding": "onboarding",
+    "Active": "active",
+    "On Leave": "on_leave",
+    "Inactive": "inactive",
+    "Terminated": "terminated",
+}
+
+
 class Connector:
     """Base class for one HR system integration.
 

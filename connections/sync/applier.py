@@ -61,23 +61,20 @@ def apply_plan(
 
 
 def _apply_locations(plan: SyncPlan, connection_id: int, now: dt.datetime) -> None:
-    new = [
-        DepotMapping(
-            connection_id=connection_id,
-            remote_location_id=c.remote_location_id,
-            remote_name=c.remote_name,
-            depot_id=c.depot_id,
-        )
-        for c in plan.locations
-        if c.action is LocationAction.CREATE
-    ]
-    DepotMapping.objects.bulk_create(new, batch_size=BATCH_SIZE)
-    renamed = [
-        DepotMapping(id=c.mapping_id, remote_name=c.remote_name, updated_at=now)
-        for c in plan.locations
-        if c.action is LocationAction.UPDATE
-    ]
-    DepotMapping.objects.bulk_update(renamed, ["remote_name", "updated_at"], batch_size=BATCH_SIZE)
+    rows_insert(
+        DepotMapping,
+        ["connection_id", "remote_location_id", "remote_name", "depot_id", "created_at", "updated_at"],
+        [
+            [connection_id, c.remote_location_id, c.remote_name, c.depot_id, now, now]
+            for c in plan.locations
+            if c.action is LocationAction.CREATE
+        ],
+    )
+    rows_update(
+        DepotMapping,
+        ["remote_name", "updated_at"],
+        [[c.mapping_id, c.remote_name, now] for c in plan.locations if c.action is LocationAction.UPDATE],
+    )
 
 
 def _apply_people(plan: SyncPlan, now: dt.datetime, result: ApplyResult) -> dict[str, int]:

@@ -41,7 +41,15 @@ from connectors.actionhrm.forms import (
     normalise_path,
     normalise_subdomain,
 )
-from connectors.base import Check, Connector, ConnectorError, RemoteEmployee, RemoteLocation, iso_date
+from connectors.base import (
+    STANDARD_STATUS_MAP,
+    Check,
+    Connector,
+    ConnectorError,
+    RemoteEmployee,
+    RemoteLocation,
+    iso_date,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +113,7 @@ class ActionHRMConnector(Connector):
     secret_fields = ("password",)
     capabilities = frozenset({"employees", "locations"})
     full_snapshot = True
-    default_status_map: ClassVar[dict[str, str]] = {
-        "Candidate": "candidate",
-        "Onboarding": "onboarding",
-        "Active": "active",
-        "On Leave": "on_leave",
-        "Inactive": "inactive",
-        "Terminated": "terminated",
-    }
+    default_status_map: ClassVar[dict[str, str]] = STANDARD_STATUS_MAP
 
     provides = PROFILE_FIELDS
 

@@ -32,6 +32,7 @@ from itertools import islice
 from typing import Any, ClassVar
 
 from connectors.base import (
+    STANDARD_STATUS_MAP,
     Check,
     ColumnLayout,
     Connector,
@@ -75,12 +76,7 @@ class CsvFileConnector(Connector):
     locations_in_records = True
     column_targets = column_rules.TARGETS
     default_status_map: ClassVar[dict[str, str]] = {
-        "Candidate": "candidate",
-        "Onboarding": "onboarding",
-        "Active": "active",
-        "On Leave": "on_leave",
-        "Inactive": "inactive",
-        "Terminated": "terminated",
+        **STANDARD_STATUS_MAP,
         "Leaver": "terminated",
         "Left": "terminated",
     }
