@@ -56,8 +56,23 @@ class QueryCounter:
 
 
 def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak resident memory, in MB.
+
+    Linux carries ``ru_maxrss`` over from the parent across fork and exec, so
+    a probe started by a bench holding a 100,000-row roster would report the
+    bench's memory, not its own. ``VmHWM`` is the peak of this process's
+    address space alone.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    # Elsewhere: ru_maxrss (KiB on Linux, bytes on macOS), which may include the parent's.
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
 def _connection(uri: str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from connections.models import Connection, SyncRun
+from connections.sync.bulk import blob_save
 from connections.sync import (
     PlanSettings,
     SyncPlan,
@@ -346,10 +348,15 @@ def sync_run_reject(*, run: SyncRun, user=None) -> SyncRun:
 
 
 class _Progress:
-    """Heartbeat and progress, written at most every ``every`` records."""
+    """Heartbeat and progress: at each stage, then every ``every`` records if
+    ``min_interval`` seconds have passed since the last write (a file of
+    100,000 rows is read in a second; 200 writes for it would be noise)."""
+
+    min_interval = 0.5
 
     def __init__(self, run: SyncRun, every: int = 500) -> None:
         self.run, self.every, self.done = run, every, 0
+        self.written_at = 0.0
 
     def stage(self, stage: str, *, total: int | None = None) -> None:
         self.done = 0
@@ -359,11 +366,12 @@ class _Progress:
         for item in items:
             yield item
             self.done += 1
-            if self.done % self.every == 0:
+            if self.done % self.every == 0 and time.monotonic() - self.written_at >= self.min_interval:
                 self._write(progress_done=self.done)
         self._write(progress_done=self.done)
 
     def _write(self, **fields: Any) -> None:
+        self.written_at = time.monotonic()
         SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now(), **fields)
 
 
@@ -408,8 +416,9 @@ def _gc_paused() -> Iterator[None]:
 
     A sync of 100,000 people creates millions of small objects, and
     Python's collector kept walking them all: it took a third of the
-    planner's time. A run makes next to no reference cycles, and whatever it
-    does make is collected as soon as the collector is back on.
+    planner's time. Everything a run builds is freed by reference counting
+    as soon as it is done with; the few reference cycles it makes (see
+    ``planner._email_is_valid``) are collected once the collector is back on.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -493,7 +502,7 @@ def _execute(run: SyncRun) -> None:
             )
 
     if run.dry_run:
-        _finish(run, status=_final_status(the_plan), report=the_plan.to_report(), counts=the_plan.count())
+        _finish(run, status=_final_status(the_plan), plan=the_plan)
         return
 
     blocked = _safeguard_message(connection, the_plan)
@@ -501,8 +510,7 @@ def _execute(run: SyncRun) -> None:
         _finish(
             run,
             status=Status.BLOCKED,
-            report=the_plan.to_report(),
-            counts=the_plan.count(),
+            plan=the_plan,
             error=blocked,
         )
         return
@@ -539,12 +547,7 @@ def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> 
             run_id=run.pk,
             credential_notifications=connection.credential_notifications,
         )
-        _finish(
-            run,
-            status=_final_status(the_plan),
-            report=the_plan.to_report(),
-            counts=the_plan.count(),
-        )
+        _finish(run, status=_final_status(the_plan), plan=the_plan)
         if result.invite_person_ids:
             ids = list(result.invite_person_ids)
             transaction.on_commit(lambda: people_send_invitations(person_ids=ids))
@@ -556,14 +559,15 @@ def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> 
     )
 
 
-def _finish(run: SyncRun, *, status: str, error: str = "", report=None, counts=None) -> None:
+def _finish(run: SyncRun, *, status: str, error: str = "", plan: SyncPlan | None = None) -> None:
+    """Save the run's outcome; with ``plan``, its report, digests and counts."""
     fields: dict[str, Any] = {"status": status, "error": error, "finished_at": timezone.now()}
-    if report is not None:
-        fields["report"] = report
-        fields["source_hash"] = report.get("source_hash", "")
-        fields["directory_hash"] = report.get("directory_hash", "")
-    if counts is not None:
-        fields["counts"] = counts
+    if plan is not None:
+        # Saved first and on its own: a report can be tens of MB (bulk.blob_save).
+        blob_save(SyncRun, run.pk, "report", plan.report_compressed())
+        fields["source_hash"] = plan.source_hash
+        fields["directory_hash"] = plan.directory_hash
+        fields["counts"] = plan.count()
     SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), **fields)
 
 

@@ -8,7 +8,7 @@ class EmployeeMappingAdmin(admin.ModelAdmin):
     list_display = ("connection", "remote_id", "remote_name", "remote_email", "state", "person")
     list_filter = ("connection", "state")
     search_fields = ("remote_id", "remote_name", "remote_email")
-    raw_id_fields = ("person", "last_seen_run")
+    raw_id_fields = ("person", "missing_since_run")
 
 
 @admin.register(DepotMapping)

@@ -27,7 +27,10 @@ class EmployeeMapping(models.Model):
     remote_email = models.CharField(max_length=254, blank=True)
     remote_status = models.CharField(max_length=100, blank=True)
     message = models.TextField(blank=True, help_text="Why the record is in conflict.")
-    last_seen_run = models.ForeignKey(
+    #: The run that found this record gone from the source; empty while the
+    #: source has it. Written only when that changes, so a sync of 100,000
+    #: people that are all still there writes no mapping at all.
+    missing_since_run = models.ForeignKey(
         "connections.SyncRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -41,6 +41,7 @@ EMPLOYEE_COLUMNS = (
     "remote_status",
     "state",
     "message",
+    "missing_since_run_id",
     "updated_at",
     "person",
     "person__id",

@@ -176,25 +176,20 @@ def _apply_mappings(
         person_id = person_id_by_remote.get(change.remote_id, change.person_id)
         values = [change.mapping.get(name, "") for name in MAPPING_COLUMNS]
         if change.mapping_id:
-            existing.append([change.mapping_id, person_id, *values, run_id, now])
+            existing.append([change.mapping_id, person_id, *values, now])
         else:
-            new.append([connection_id, change.remote_id, person_id, *values, run_id, now, now])
+            new.append([connection_id, change.remote_id, person_id, *values, now, now])
     rows_insert(
         EmployeeMapping,
-        ["connection_id", "remote_id", "person_id", *MAPPING_COLUMNS, "last_seen_run_id", "created_at", "updated_at"],
+        ["connection_id", "remote_id", "person_id", *MAPPING_COLUMNS, "created_at", "updated_at"],
         new,
     )
+    rows_update(EmployeeMapping, ["person_id", *MAPPING_COLUMNS, "updated_at"], existing)
+    # Records that left the source, or came back: usually none or a few.
     rows_update(
-        EmployeeMapping, ["person_id", *MAPPING_COLUMNS, "last_seen_run_id", "updated_at"], existing
-    )
-    # Everything else still in the source was seen by this run too. One
-    # statement, however large the roster; those missing keep their last run.
-    missing = {c.remote_id for c in plan.changes if c.remote_id not in plan.seen_remote_ids}
-    (
-        EmployeeMapping.objects.filter(connection_id=connection_id)
-        .exclude(remote_id__in=missing)
-        .exclude(last_seen_run_id=run_id)
-        .update(last_seen_run_id=run_id)
+        EmployeeMapping,
+        ["missing_since_run_id", "updated_at"],
+        [[pk, run_id, now] for pk in plan.mappings_gone] + [[pk, None, now] for pk in plan.mappings_back],
     )
 
 

@@ -17,7 +17,9 @@ the applier writes through these two functions instead:
 Both only ever run inside the applier's transaction, so a failure leaves
 nothing behind. Values are Python values as a model field holds them (str,
 int, date, datetime, dict, bool, None); ``KEEP`` in an update leaves that
-row's column as it is."""
+row's column as it is.
+
+``blob_save`` writes one large binary value (a run's compressed report)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
+import psycopg
 from django.db import connection, models
 from psycopg.types.json import Jsonb
 
@@ -137,6 +140,20 @@ def _pg_update(model: type[models.Model], fields: list[models.Field], rows: Sequ
         cursor.execute(f"DROP TABLE {_quote(staging)}")
 
 
+def _pg_blob_save(model: type[models.Model], pk: int, column: str, value: bytes) -> None:
+    table, pk_column = model._meta.db_table, model._meta.pk.column
+    sql = f"UPDATE {_quote(table)} SET {_quote(column)} = %b WHERE {_quote(pk_column)} = %s"
+
+    def execute(sql: str, params: Any, many: bool, context: Any) -> None:
+        # Bound on the server, as binary: Django's client-side binding would
+        # inline the bytes as a hex literal, several copies of twice their size.
+        with connection.wrap_database_errors, psycopg.Cursor(cursor.cursor.connection) as raw:
+            raw.execute(sql, params)
+
+    with connection.cursor() as cursor:
+        cursor._execute_with_wrappers(sql, [value, pk], False, executor=execute)
+
+
 # -- SQLite ----------------------------------------------------------------------------
 
 
@@ -208,3 +225,11 @@ def rows_update(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         return
     for batch in _batches(rows):
         _sqlite_update(model, fields, batch)
+
+
+def blob_save(model: type[models.Model], pk: int, column: str, value: bytes) -> None:
+    """Set one binary column of one row to ``value``, which may be large."""
+    if connection.vendor == "postgresql":
+        _pg_blob_save(model, pk, model._meta.get_field(column).column, value)
+        return
+    model._default_manager.filter(pk=pk).update(**{column: value})

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
-from connections.sync.state import DirectoryState, normalise_email
+from connections.sync.state import DirectoryState, PersonRow, normalise_email
 from connectors.base import RemoteEmployee, RemoteLocation
 from hrsync.people.models import Person
 from mappings.models import EmployeeMapping
@@ -55,6 +55,19 @@ class _RosterEmailValidator(EmailValidator):
 validate_email = _RosterEmailValidator()
 
 
+def _email_is_valid(email: str) -> bool:
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        # Django's ValidationError refers to itself (error_list), so it and
+        # its traceback live until the cyclic collector runs, which a run
+        # pauses. Dropping the traceback keeps the planner's frames, and all
+        # the records they reach, out of that garbage.
+        exc.__traceback__ = None
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class PlanSettings:
     """What the planner needs to know about the connection and connector."""
@@ -71,19 +84,14 @@ def status_key(vendor_status: str) -> str:
     return " ".join((vendor_status or "").split()).casefold()
 
 
-def _display(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
 def _as_json(value: Any) -> Any:
+    """A value as the report and the applier carry it: dates as ISO strings."""
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _person_label(person: Mapping[str, Any]) -> str:
-    name = f"{person['first_name']} {person['last_name']}".strip()
-    return name or person["email"] or f"person {person['id']}"
+def _person_label(person: PersonRow) -> str:
+    name = f"{person.first_name} {person.last_name}".strip()
+    return name or person.email or f"person {person.id}"
 
 
 _FINGERPRINTED = attrgetter(
@@ -152,11 +160,15 @@ class _EmployeePlanner:
         self.state = state
         self.status_map = {status_key(k): v for k, v in settings.status_map.items()}
         self.valid_statuses = set(Person.Status.values)
+        self.length_limits = [(n, limit) for n, limit in MAX_LENGTHS.items() if n in settings.provides]
+        self.provided_fields = tuple(n for n in RemoteEmployee.PERSON_FIELDS if n in settings.provides)
+        # A roster spells its statuses a handful of ways: map each spelling once.
+        self._status_by_spelling: dict[str, str | None] = {}
         self.mapping_written: set[str] = set()
 
     # -- entry point ------------------------------------------------------
 
-    def plan(self, records: list[RemoteEmployee]) -> list[Change]:
+    def plan(self, records: list[RemoteEmployee], seen: set[str]) -> list[Change]:
         changes: list[Change] = []
         id_counts = Counter(r.remote_id for r in records if r.remote_id)
         email_counts = Counter(normalise_email(r.email) for r in records if r.email.strip())
@@ -172,8 +184,15 @@ class _EmployeePlanner:
             for record, change in self.synced:
                 self._plan_manager(record, change)
         if self.settings.full_snapshot:
-            changes.extend(self._plan_leavers({r.remote_id for r in records if r.remote_id}))
+            changes.extend(self._plan_leavers(seen))
         return changes
+
+    def _mapped_status(self, vendor_status: str) -> str | None:
+        try:
+            return self._status_by_spelling[vendor_status]
+        except KeyError:
+            mapped = self._status_by_spelling[vendor_status] = self.status_map.get(status_key(vendor_status))
+            return mapped
 
     # -- one record -------------------------------------------------------
 
@@ -196,16 +215,13 @@ class _EmployeePlanner:
             problems.append("The record has no id.")
         # An address already in the directory was validated when it was
         # stored; re-checking 100,000 of them on every sync buys nothing.
-        if email and email not in self.state.people_by_email:
-            try:
-                validate_email(email)
-            except ValidationError:
-                problems.append(f"'{record.email.strip()}' is not a valid email address.")
-        for name, limit in MAX_LENGTHS.items():
+        if email and email not in self.state.people_by_email and not _email_is_valid(email):
+            problems.append(f"'{record.email.strip()}' is not a valid email address.")
+        for name, limit in self.length_limits:
             value = getattr(record, name)
-            if name in self.settings.provides and isinstance(value, str) and len(value.strip()) > limit:
+            if isinstance(value, str) and len(value) > limit and len(value.strip()) > limit:
                 problems.append(f"{name} is longer than {limit} characters.")
-        status = self.status_map.get(status_key(record.status))
+        status = self._mapped_status(record.status)
         if status is None:
             problems.append(
                 f"Status '{record.status}' is not in the status map. "
@@ -255,7 +271,7 @@ class _EmployeePlanner:
                     f"{_person_label(person)} has this email but is already linked to record {other}.",
                     snapshot,
                 )
-            if person["managed_by_id"] not in (None, self.settings.connection_id):
+            if person.managed_by_id not in (None, self.settings.connection_id):
                 return self._conflict(
                     change,
                     f"{_person_label(person)} has this email but is managed by another connection.",
@@ -309,29 +325,21 @@ class _EmployeePlanner:
         if change.remote_id in self.mapping_written:
             return  # a duplicated remote id: one mapping row stands for all of them
         self.mapping_written.add(change.remote_id)
-        wanted = {"state": state, "message": message, **snapshot}
-        if mapping is not None:
-            current = {
-                "state": mapping.state,
-                "remote_name": mapping.remote_name,
-                "remote_email": mapping.remote_email,
-                "remote_status": mapping.remote_status,
-            }
-            unchanged = (
-                all(current[k] == wanted[k] for k in current)
-                and mapping.person_id == change.person_id
-                and change.action is not Action.CREATE
-            )
-            if unchanged and state != EmployeeMapping.State.CONFLICT:
-                return
-        change.mapping = wanted
+        if (
+            mapping is not None
+            and state != EmployeeMapping.State.CONFLICT
+            and change.action is not Action.CREATE
+            and mapping.state == state
+            and mapping.person_id == change.person_id
+            and mapping.remote_name == snapshot["remote_name"]
+            and mapping.remote_email == snapshot["remote_email"]
+            and mapping.remote_status == snapshot["remote_status"]
+        ):
+            return  # the row says this already
+        change.mapping = {"state": state, "message": message, **snapshot}
 
     def _remote_values(self, record: RemoteEmployee, status: str) -> dict[str, Any]:
-        values = {
-            name: getattr(record, name)
-            for name in RemoteEmployee.PERSON_FIELDS
-            if name in self.settings.provides
-        }
+        values = {name: getattr(record, name) for name in self.provided_fields}
         if "email" in values:
             # Stored lower-cased: addresses are matched case-insensitively, so
             # a vendor changing only the case is not a change.
@@ -358,15 +366,14 @@ class _EmployeePlanner:
             return change
         values = self._remote_values(record, status)
         change.action = Action.CREATE
-        change.fields = {k: [None, _display(v)] for k, v in values.items() if v not in ("", None)}
+        # The display diff of the values is derived when the report is
+        # written (Change.to_dict); only the depot's name is kept here.
         change.values = {k: _as_json(v) for k, v in values.items()}
         if (depot_id := self._depot(record, change)) is not None:
             change.values["depot_id"] = depot_id
             change.fields["depot"] = [None, self.state.depot_names.get(depot_id)]
         if record.custom:
             change.values["custom_fields"] = dict(record.custom)
-            for key, value in record.custom.items():
-                change.fields[f"custom.{key}"] = [None, value]
         change.values["managed_by_id"] = self.settings.connection_id
         self._set_mapping(change, mapping, state=LINKED, snapshot=snapshot)
         self.creating.add(record.remote_id)
@@ -377,40 +384,40 @@ class _EmployeePlanner:
         person = self.state.people[person_id]
         change.person_id = person_id
         values = self._remote_values(record, status)
-        if person["is_protected"] and status in GONE and person["status"] not in GONE:
+        if person.is_protected and status in GONE and person.status not in GONE:
             values.pop("status")
             change.warnings.append(
                 f"{_person_label(person)} is protected: the source says {record.status}, "
                 "but they were not deactivated."
             )
         for name, new in values.items():
-            old = person[name]
+            old = getattr(person, name)
             if old != new:
-                change.fields[name] = [_display(old), _display(new)]
+                change.fields[name] = [_as_json(old), _as_json(new)]
                 change.values[name] = _as_json(new)
-        if (depot_id := self._depot(record, change)) is not None and depot_id != person["depot_id"]:
+        if (depot_id := self._depot(record, change)) is not None and depot_id != person.depot_id:
             change.fields["depot"] = [
-                self.state.depot_names.get(person["depot_id"]),
+                self.state.depot_names.get(person.depot_id),
                 self.state.depot_names.get(depot_id),
             ]
             change.values["depot_id"] = depot_id
         if record.custom:
-            merged = {**(person["custom_fields"] or {}), **record.custom}
-            if merged != person["custom_fields"]:
+            merged = {**(person.custom_fields or {}), **record.custom}
+            if merged != person.custom_fields:
                 change.values["custom_fields"] = merged
                 for key, value in record.custom.items():
-                    old = (person["custom_fields"] or {}).get(key)
+                    old = (person.custom_fields or {}).get(key)
                     if old != value:
                         change.fields[f"custom.{key}"] = [old, value]
-        if person["managed_by_id"] != self.settings.connection_id:
+        if person.managed_by_id != self.settings.connection_id:
             change.values["managed_by_id"] = self.settings.connection_id
 
-        new_status = change.values.get("status", person["status"])
+        new_status = change.values.get("status", person.status)
         if action is Action.LINK:
             change.action = Action.LINK
-        elif new_status in GONE and person["status"] not in GONE:
+        elif new_status in GONE and person.status not in GONE:
             change.action = Action.DEACTIVATE
-        elif new_status not in GONE and person["status"] in GONE:
+        elif new_status not in GONE and person.status in GONE:
             change.action = Action.REACTIVATE
         elif change.values:
             change.action = Action.UPDATE
@@ -425,7 +432,7 @@ class _EmployeePlanner:
         if manager_rid == record.remote_id:
             change.warnings.append("The source names this person as their own manager; ignored.")
             return
-        current = self.state.people[change.person_id]["manager_id"] if change.person_id else None
+        current = self.state.people[change.person_id].manager_id if change.person_id else None
         if not manager_rid:
             if current is not None:
                 self._add_field(change, "manager", current, None, manager_remote_id="")
@@ -460,32 +467,51 @@ class _EmployeePlanner:
             if remote_id in seen:
                 continue
             person = self.state.people[person_id]
-            if person["status"] in GONE:
+            if person.status in GONE:
                 continue
             change = Change(
                 action=Action.DEACTIVATE,
                 remote_id=remote_id,
                 person_id=person_id,
-                email=person["email"],
+                email=person.email,
                 name=_person_label(person),
                 message=f"No longer in {self.settings.connection_name}.",
             )
-            if person["is_protected"]:
+            if person.is_protected:
                 change.action = Action.UNCHANGED
                 change.warnings.append(
                     f"{_person_label(person)} is no longer in the source but is protected: not deactivated."
                 )
             else:
-                change.fields["status"] = [person["status"], Person.Status.INACTIVE.value]
+                change.fields["status"] = [person.status, Person.Status.INACTIVE.value]
                 change.values["status"] = Person.Status.INACTIVE.value
             changes.append(change)
         return changes
 
 
 def plan_employees(
-    *, records: list[RemoteEmployee], state: DirectoryState, settings: PlanSettings
+    *, records: list[RemoteEmployee], seen: set[str], state: DirectoryState, settings: PlanSettings
 ) -> list[Change]:
-    return _EmployeePlanner(settings=settings, state=state).plan(records)
+    """One Change per record; ``seen`` is the records' remote ids."""
+    return _EmployeePlanner(settings=settings, state=state).plan(records, seen)
+
+
+def plan_presence(
+    *, seen: set[str], state: DirectoryState, settings: PlanSettings
+) -> tuple[list[int], list[int]]:
+    """Mappings whose record left the source, and those whose record is back.
+
+    Only a full snapshot says who has left; any source says who is back.
+    """
+    gone, back = [], []
+    for remote_id, mapping in state.mappings.items():
+        present = remote_id in seen
+        if mapping.missing_since_run_id is None:
+            if not present and settings.full_snapshot:
+                gone.append(mapping.id)
+        elif present:
+            back.append(mapping.id)
+    return gone, back
 
 
 def plan(
@@ -510,7 +536,8 @@ def plan(
             state = replace(state, depot_mappings={**state.depot_mappings, **added})
     if employees is not None:
         result.employees_planned = True
-        result.changes = plan_employees(records=employees, state=state, settings=settings)
-        result.seen_remote_ids = {r.remote_id for r in employees if r.remote_id}
+        seen = {r.remote_id for r in employees if r.remote_id}
+        result.changes = plan_employees(records=employees, seen=seen, state=state, settings=settings)
+        result.mappings_gone, result.mappings_back = plan_presence(seen=seen, state=state, settings=settings)
         result.source_hash = source_fingerprint(employees)
     return result

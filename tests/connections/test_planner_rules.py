@@ -368,3 +368,52 @@ def test_employees_synced_with_their_locations_get_same_named_depots_in_one_run(
 
     assert Person.objects.get().depot == leeds
     assert run.counts["warnings"] == 0
+
+
+def _missing_since(connection) -> dict[str, int | None]:
+    return dict(EmployeeMapping.objects.filter(connection=connection).values_list("remote_id", "missing_since_run"))
+
+
+def test_a_record_that_leaves_the_source_is_marked_missing_until_it_is_back(connection, source):
+    source.employees = [employee("A"), employee("B"), employee("C")]
+    run_sync(connection, scope="employees")
+    assert _missing_since(connection) == {"A": None, "B": None, "C": None}
+    untouched = EmployeeMapping.objects.get(connection=connection, remote_id="A").updated_at
+
+    source.employees = [employee("A"), employee("B")]
+    left = run_sync(connection, scope="employees")
+    assert _missing_since(connection) == {"A": None, "B": None, "C": left.pk}
+    # Records still in the source are not written at all.
+    assert EmployeeMapping.objects.get(connection=connection, remote_id="A").updated_at == untouched
+
+    source.employees = [employee("A")]
+    run_sync(connection, scope="employees")
+    assert _missing_since(connection)["C"] == left.pk, "missing since the run that first missed it"
+
+    source.employees = [employee("A"), employee("B"), employee("C")]
+    run_sync(connection, scope="employees")
+    assert _missing_since(connection) == {"A": None, "B": None, "C": None}
+
+
+def test_a_dry_run_marks_nothing_missing(connection, source):
+    source.employees = [employee("A"), employee("B")]
+    run_sync(connection, scope="employees")
+    source.employees = [employee("A")]
+
+    run_sync(connection, scope="employees", dry_run=True)
+
+    assert _missing_since(connection) == {"A": None, "B": None}
+
+
+def test_a_partial_source_says_who_is_back_but_not_who_left(connection, source, monkeypatch):
+    source.employees = [employee("A"), employee("B")]
+    run_sync(connection, scope="employees")
+    source.employees = [employee("A")]
+    left = run_sync(connection, scope="employees")
+    assert _missing_since(connection) == {"A": None, "B": left.pk}
+
+    monkeypatch.setattr(source, "full_snapshot", False)
+    source.employees = [employee("B")]
+    run_sync(connection, scope="employees")
+
+    assert _missing_since(connection) == {"A": None, "B": None}

@@ -308,6 +308,7 @@ def test_a_run_reports_progress_and_heartbeat_while_it_reads(connection, source,
         seen.append((run.progress_stage, run.progress_done))
 
     monkeypatch.setattr(services._Progress, "_write", spy)
+    monkeypatch.setattr(services._Progress, "min_interval", 0)
     run = run_sync(connection, scope="employees")
 
     assert run.status == Status.SUCCEEDED
@@ -315,6 +316,12 @@ def test_a_run_reports_progress_and_heartbeat_while_it_reads(connection, source,
     assert reading == [0, 500, 1000, 1200]
     assert seen[-1][0] == "Applying"
     assert run.started_at <= run.finished_at
+
+    # A fast read writes its progress far less often.
+    seen.clear()
+    monkeypatch.setattr(services._Progress, "min_interval", 3600)
+    run_sync(connection, scope="employees")
+    assert [done for stage, done in seen if stage.startswith("Reading employees")] == [0, 1200]
 
 
 def test_a_dry_run_is_applied_at_most_once(connection, source):

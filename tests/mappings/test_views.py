@@ -91,6 +91,19 @@ def test_the_employees_tab_lists_the_connections_records(staff, connection):
     assert "OTHER" not in html
 
 
+def test_the_employees_tab_says_which_records_have_left_the_source(staff, connection, source):  # noqa: F811
+    source.employees = [employee("A1"), employee("B2")]
+    run_sync(connection, scope="employees")
+    source.employees = [employee("A1")]
+    left = run_sync(connection, scope="employees")
+
+    html = staff.get(_employees_url(connection)).content.decode()
+
+    run_url = reverse("connections:run", args=[connection.pk, left.pk])
+    assert html.count("Not in the source since") == 1
+    assert f'Not in the source since <a href="{run_url}">run #{left.pk}</a>' in html
+
+
 def test_the_employees_tab_searches_remote_and_person_fields(staff, connection):
     _linked(connection, "A1", first_name="Ada", last_name="Lovelace", email="ada@example.com")
     _linked(connection, "B2", first_name="Bob", last_name="Builder", email="bob@example.com")
