@@ -186,11 +186,12 @@ def task_copy(args: argparse.Namespace) -> dict[str, Any]:
 
 def task_import_export(args: argparse.Namespace) -> dict[str, Any]:
     """django-import-export importing the file into Person (see bench/importexport.py)."""
-    from bench.importexport import import_csv
-
-    counter = QueryCounter()
     from django.db import connection as db
 
+    from bench.importexport import import_csv, lookup_index_create
+
+    lookup_index_create()
+    counter = QueryCounter()
     started = time.perf_counter()
     with db.execute_wrapper(counter):
         outcome = import_csv(args.csv, bulk=args.bulk)

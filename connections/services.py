@@ -27,7 +27,6 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from connections.models import Connection, SyncRun
-from connections.sync.bulk import blob_save
 from connections.sync import (
     PlanSettings,
     SyncPlan,
@@ -36,6 +35,7 @@ from connections.sync import (
     directory_state_load,
     plan,
 )
+from connections.sync.bulk import blob_save
 from connectors.base import Check, Connector, ConnectorError
 from connectors.registry import connector_class, validate_kind
 from hrsync.people.models import Person

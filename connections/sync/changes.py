@@ -7,10 +7,10 @@ or later, from the stored report, when a dry run or a blocked run is applied.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 import json
 from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from itertools import islice
 from typing import Any
 
