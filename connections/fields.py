@@ -6,8 +6,9 @@ and as long to read back; compressed (fast level) it is a tenth of the size
 and writes in a fraction of the time. Nothing queries inside a report, so
 nothing is lost by storing it opaque.
 
-A value may also be saved already encoded (``json_compress``): a writer that
-has the JSON as a stream of fragments never holds the whole text at once.
+``json_compress`` makes the same bytes from JSON given as a stream of
+fragments, for a writer that should never hold the whole text at once (a
+run's report: ``SyncPlan.report_compressed``, saved with ``bulk.blob_save``).
 """
 
 from __future__ import annotations
@@ -23,16 +24,12 @@ from django.db import models
 LEVEL = 1
 
 
-class CompressedJSON(bytes):
-    """JSON text already compressed for a CompressedJSONField: saved as is."""
-
-
-def json_compress(fragments: Iterable[str]) -> CompressedJSON:
+def json_compress(fragments: Iterable[str]) -> bytes:
     """Compress JSON text given as consecutive fragments, one at a time."""
     compressor = zlib.compressobj(LEVEL)
     parts = [compressor.compress(fragment.encode()) for fragment in fragments]
     parts.append(compressor.flush())
-    return CompressedJSON(b"".join(parts))
+    return b"".join(parts)
 
 
 class CompressedJSONField(models.BinaryField):
@@ -59,8 +56,6 @@ class CompressedJSONField(models.BinaryField):
     def get_prep_value(self, value: Any) -> Any:
         if value is None:
             return None
-        if isinstance(value, CompressedJSON):
-            return bytes(value)
         return zlib.compress(json.dumps(value, separators=(",", ":")).encode(), LEVEL)
 
     def get_db_prep_value(self, value: Any, connection, prepared: bool = False) -> Any:

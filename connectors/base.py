@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from django import forms
+
+
+def setting_clean(form: forms.Form, name: str, normalise: Callable[[Any], Any], *, optional: bool = False) -> Any:
+    """A config form's ``clean_<name>``: the connector's own normaliser (the
+    CLI uses the same one) applied to the field, its ValueError shown as the
+    field's error. ``optional``: a blank value stays blank."""
+    value = form.cleaned_data.get(name)
+    if optional and not (value or "").strip():
+        return ""
+    try:
+        return normalise(value)
+    except ValueError as exc:
+        raise forms.ValidationError(str(exc), code="invalid") from None
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?=$|[T ])")

@@ -140,20 +140,6 @@ def _pg_update(model: type[models.Model], fields: list[models.Field], rows: Sequ
         cursor.execute(f"DROP TABLE {_quote(staging)}")
 
 
-def _pg_blob_save(model: type[models.Model], pk: int, column: str, value: bytes) -> None:
-    table, pk_column = model._meta.db_table, model._meta.pk.column
-    sql = f"UPDATE {_quote(table)} SET {_quote(column)} = %b WHERE {_quote(pk_column)} = %s"
-
-    def execute(sql: str, params: Any, many: bool, context: Any) -> None:
-        # Bound on the server, as binary: Django's client-side binding would
-        # inline the bytes as a hex literal, several copies of twice their size.
-        with connection.wrap_database_errors, psycopg.Cursor(cursor.cursor.connection) as raw:
-            raw.execute(sql, params)
-
-    with connection.cursor() as cursor:
-        cursor._execute_with_wrappers(sql, [value, pk], False, executor=execute)
-
-
 # -- SQLite ----------------------------------------------------------------------------
 
 
@@ -228,8 +214,22 @@ def rows_update(model: type[models.Model], columns: Sequence[str], rows: Sequenc
 
 
 def blob_save(model: type[models.Model], pk: int, column: str, value: bytes) -> None:
-    """Set one binary column of one row to ``value``, which may be large."""
-    if connection.vendor == "postgresql":
-        _pg_blob_save(model, pk, model._meta.get_field(column).column, value)
-        return
-    model._default_manager.filter(pk=pk).update(**{column: value})
+    """Set one binary column of one row to ``value``, which may be large: the
+    bytes as they are, past the field's own conversion."""
+    postgres = connection.vendor == "postgresql"
+    sql = (
+        f"UPDATE {_quote(model._meta.db_table)} SET {_quote(model._meta.get_field(column).column)} = "
+        f"{'%b' if postgres else '%s'} WHERE {_quote(model._meta.pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        if not postgres:
+            cursor.execute(sql, [value, pk])
+            return
+
+        def execute(sql: str, params: Any, many: bool, context: Any) -> None:
+            # Bound on the server, as binary: Django's client-side binding would
+            # inline the bytes as a hex literal, several copies of twice their size.
+            with connection.wrap_database_errors, psycopg.Cursor(cursor.cursor.connection) as raw:
+                raw.execute(sql, params)
+
+        cursor._execute_with_wrappers(sql, [value, pk], False, executor=execute)

@@ -14,7 +14,7 @@ from enum import StrEnum
 from itertools import islice
 from typing import Any
 
-from connections.fields import CompressedJSON, json_compress
+from connections.fields import json_compress
 from connectors.base import RemoteEmployee
 
 
@@ -193,7 +193,7 @@ class SyncPlan:
     def to_report(self) -> dict[str, Any]:
         return {**self._report_head(), "changes": [c.to_dict() for c in self._listed()]}
 
-    def report_compressed(self) -> CompressedJSON:
+    def report_compressed(self) -> bytes:
         """``to_report()`` as its field stores it, encoded a batch of changes
         at a time: the JSON of 100,000 changes is never in memory whole."""
         return json_compress(self._report_fragments())

@@ -188,11 +188,9 @@ class _EmployeePlanner:
         return changes
 
     def _mapped_status(self, vendor_status: str) -> str | None:
-        try:
-            return self._status_by_spelling[vendor_status]
-        except KeyError:
-            mapped = self._status_by_spelling[vendor_status] = self.status_map.get(status_key(vendor_status))
-            return mapped
+        if vendor_status not in self._status_by_spelling:
+            self._status_by_spelling[vendor_status] = self.status_map.get(status_key(vendor_status))
+        return self._status_by_spelling[vendor_status]
 
     # -- one record -------------------------------------------------------
 

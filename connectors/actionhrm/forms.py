@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django import forms
 
+from connectors.base import setting_clean
 from connectors.http import insecure_loopback_allowed
 
 DEFAULT_LOCATIONS_PATH = "/api/v1/locations"
@@ -142,22 +143,10 @@ class ActionHRMConfigForm(forms.Form):
     )
 
     def clean_subdomain(self) -> str:
-        value = self.cleaned_data.get("subdomain") or ""
-        if not value.strip():
-            return ""
-        try:
-            return normalise_subdomain(value)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc), code="invalid") from None
+        return setting_clean(self, "subdomain", normalise_subdomain, optional=True)
 
     def clean_base_url(self) -> str:
-        value = self.cleaned_data.get("base_url") or ""
-        if not value.strip():
-            return ""
-        try:
-            return normalise_base_url(value)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc), code="invalid") from None
+        return setting_clean(self, "base_url", normalise_base_url, optional=True)
 
     def clean_locations_path(self) -> str:
         return self._clean_path("locations_path", DEFAULT_LOCATIONS_PATH)
@@ -170,10 +159,7 @@ class ActionHRMConfigForm(forms.Form):
         return DEFAULT_PER_PAGE if value is None else value
 
     def _clean_path(self, name: str, default: str) -> str:
-        try:
-            return normalise_path(self.cleaned_data.get(name) or "", default)
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc), code="invalid") from None
+        return setting_clean(self, name, lambda value: normalise_path(value or "", default))
 
     def clean(self) -> dict:
         cleaned = super().clean()

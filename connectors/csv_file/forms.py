@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from django import forms
 from django.conf import settings
 
+from connectors.base import setting_clean
 from connectors.http import insecure_loopback_allowed
 from connectors.csv_file import columns as column_rules
 from connectors.csv_file import ssh
@@ -364,24 +365,17 @@ class CsvFileConfigForm(forms.Form):
 
     # -- one field at a time ------------------------------------------------
 
-    def _normalised(self, name: str, normalise) -> Any:
-        try:
-            return normalise(self.cleaned_data.get(name))
-        except ValueError as exc:
-            raise forms.ValidationError(str(exc), code="invalid") from None
-
     def clean_uri(self) -> str:
-        return self._normalised("uri", normalise_uri)
+        return setting_clean(self, "uri", normalise_uri)
 
     def clean_quotechar(self) -> str:
-        return self._normalised("quotechar", normalise_quotechar)
+        return setting_clean(self, "quotechar", normalise_quotechar)
 
     def clean_date_format(self) -> str:
-        return self._normalised("date_format", normalise_date_format)
+        return setting_clean(self, "date_format", normalise_date_format)
 
     def clean_host_key(self) -> str:
-        text = self.cleaned_data.get("host_key") or ""
-        return self._normalised("host_key", ssh.normalise_host_pin) if text.strip() else ""
+        return setting_clean(self, "host_key", ssh.normalise_host_pin, optional=True)
 
     def clean_ca_bundle(self) -> str:
         text = (self.cleaned_data.get("ca_bundle") or "").strip()
@@ -393,7 +387,7 @@ class CsvFileConfigForm(forms.Form):
         return text + "\n" if text else ""
 
     def clean_columns(self) -> dict[str, str]:
-        return self._normalised("columns", column_rules.normalise_columns)
+        return setting_clean(self, "columns", column_rules.normalise_columns)
 
     def clean_key_column(self) -> str:
         return (self.cleaned_data.get("key_column") or "").strip()
