@@ -15,9 +15,10 @@ RUN useradd --system --create-home --uid 10001 --user-group hrsync \
 WORKDIR /app
 
 # Dependencies first, in their own layer: a code change does not reinstall them.
+# CI's deployed-stack check installs from the same list, the same way.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
+COPY .ci/declared-requirements .ci/
+RUN python .ci/declared-requirements > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 

@@ -29,6 +29,8 @@ class ConnectionAdmin(admin.ModelAdmin):
                 )
             except (services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
                 self.message_user(request, str(exc), messages.WARNING)
+            except services.TaskQueueUnreachable as exc:
+                self.message_user(request, str(exc), messages.ERROR)
             else:
                 kind = "Dry run" if dry_run else "Sync"
                 self.message_user(request, f"{kind} #{run.pk} of {connection.name} queued.", messages.SUCCESS)
@@ -62,6 +64,8 @@ class SyncRunAdmin(admin.ModelAdmin):
                 services.sync_run_approve(run=run, user=request.user)
             except (services.SyncRunStateError, services.SyncAlreadyRunning) as exc:
                 self.message_user(request, str(exc), messages.WARNING)
+            except services.TaskQueueUnreachable as exc:
+                self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(request, f"Run #{run.pk} approved and queued.", messages.SUCCESS)
 

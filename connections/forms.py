@@ -171,7 +171,9 @@ class ConnectionSettingsForm(ConnectionNameForm):
 class StatusMapRowForm(forms.Form):
     """One vendor status → person status. The extra row adds a new status."""
 
-    vendor_status = forms.CharField(label="Status in the HR system", max_length=100, required=False)
+    vendor_status = forms.CharField(
+        label="Status in the HR system", max_length=services.MAX_VENDOR_STATUS_LENGTH, required=False
+    )
     person_status = forms.ChoiceField(
         label="Person status",
         required=False,
@@ -183,10 +185,16 @@ class StatusMapRowForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if self.has_error("vendor_status"):
+            return cleaned
         vendor, person = cleaned.get("vendor_status", "").strip(), cleaned.get("person_status")
+        if vendor or person:
+            try:
+                vendor = services.vendor_status_clean(status=vendor)
+            except ValidationError as exc:
+                self.add_error("vendor_status", exc)
+                return cleaned
         cleaned["vendor_status"] = vendor
-        if person and not vendor:
-            self.add_error("vendor_status", "Enter the status as the HR system spells it.")
         if vendor and not person and cleaned.get("existing"):
             self.add_error("person_status", "Choose the person status for this HR status.")
         return cleaned

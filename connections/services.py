@@ -9,22 +9,27 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import re
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import kombu.exceptions
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import get_connection, send_mail
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
+from django.db import connections as databases
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.text import Truncator
 
 from connections.models import Connection, SyncRun
 from connections.sync import (
@@ -68,6 +73,16 @@ class SyncRunStateError(Exception):
     """The run is not in a state that allows the requested action."""
 
 
+class TaskQueueUnreachable(Exception):
+    """The task queue refused the run or did not answer: no worker will see it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The task queue is unreachable, so this sync could not start; nothing was changed. "
+            "Try again once the worker's queue (Redis) is back."
+        )
+
+
 # -- connections -------------------------------------------------------------
 
 
@@ -82,7 +97,53 @@ def _parse_bool(value: str) -> bool:
         return True
     if lowered in {"0", "false", "no", "off", ""}:
         return False
-    raise ValidationError(f"'{value}' is not yes/no (use true or false).")
+    raise ValidationError(f"'{_quoted(value)}' is not yes/no (use true or false).")
+
+
+def _quoted(value: str) -> str:
+    """A value the admin typed, short enough to repeat in a message."""
+    return Truncator(str(value)).chars(40)
+
+
+#: The longest status a status map keeps, as the HR system spells it.
+MAX_VENDOR_STATUS_LENGTH = 100
+#: The longest vendor attribute name a field map keeps.
+MAX_VENDOR_ATTRIBUTE_LENGTH = 100
+#: A vendor attribute: a name, or the dotted path of a nested one (contact.email).
+_VENDOR_ATTRIBUTE = re.compile(r"[\w-]+(?:\.[\w-]+)*")
+
+
+def vendor_status_clean(*, status: str) -> str:
+    """A status map's key: the status as the HR system spells it, trimmed.
+    The settings page and ``--set`` share this rule. Raises ValidationError."""
+    status = str(status).strip()
+    if not status:
+        raise ValidationError("Enter the status as the HR system spells it.")
+    if not status.isprintable():
+        raise ValidationError("A status cannot contain line breaks, tabs or other invisible characters.")
+    if len(status) > MAX_VENDOR_STATUS_LENGTH:
+        raise ValidationError(f"A status in the HR system is at most {MAX_VENDOR_STATUS_LENGTH} characters.")
+    return status
+
+
+def field_map_entry_clean(*, connector: type[Connector], field: str, attribute: str) -> tuple[str, str]:
+    """A field map's entry, trimmed: a field the connector reads by name
+    (``Connector.field_map_fields``) → the vendor's attribute name for it.
+    Raises ValidationError."""
+    field, attribute = str(field).strip(), str(attribute).strip()
+    if not connector.field_map_fields:
+        raise ValidationError(f"{connector.label} does not read a field map.")
+    if field not in connector.field_map_fields:
+        known = ", ".join(sorted(connector.field_map_fields))
+        raise ValidationError(f"'{_quoted(field)}' is not a field {connector.label} can map. Use one of: {known}.")
+    if len(attribute) > MAX_VENDOR_ATTRIBUTE_LENGTH:
+        raise ValidationError(f"The vendor attribute name is at most {MAX_VENDOR_ATTRIBUTE_LENGTH} characters.")
+    if not _VENDOR_ATTRIBUTE.fullmatch(attribute):
+        raise ValidationError(
+            "A vendor attribute name has only letters, digits, _ and -, with a dot between the "
+            "parts of a nested name (such as contact.email)."
+        )
+    return field, attribute
 
 
 def connection_apply_values(*, connection: Connection, values: Mapping[str, str]) -> None:
@@ -95,18 +156,29 @@ def connection_apply_values(*, connection: Connection, values: Mapping[str, str]
     cls = connector_class(connection.kind)
     values = dict(values)
     for key in [k for k in values if k.startswith("status_map.")]:
-        vendor_status, person_status = key.removeprefix("status_map."), values.pop(key)
+        person_status = values.pop(key)
+        try:
+            vendor_status = vendor_status_clean(status=key.removeprefix("status_map."))
+        except ValidationError as exc:
+            raise ValidationError(f"status_map.<status>: {' '.join(exc.messages)}") from None
         if person_status not in Person.Status.values:
             choices = ", ".join(Person.Status.values)
-            raise ValidationError(f"'{person_status}' is not a person status. Use one of: {choices}.")
+            raise ValidationError(f"'{_quoted(person_status)}' is not a person status. Use one of: {choices}.")
         connection.status_map = {**connection.status_map, vendor_status: person_status}
     for key in [k for k in values if k.startswith("field_map.")]:
         field_name, remote_name = key.removeprefix("field_map."), values.pop(key).strip()
         field_map = {**connection.field_map}
         if remote_name:
+            try:
+                field_name, remote_name = field_map_entry_clean(
+                    connector=cls, field=field_name, attribute=remote_name
+                )
+            except ValidationError as exc:
+                raise ValidationError(f"field_map.<field>: {' '.join(exc.messages)}") from None
             field_map[field_name] = remote_name
         else:
-            field_map.pop(field_name, None)
+            # No rule for a removal: it also clears an entry saved before the rules.
+            field_map.pop(field_name.strip(), None)
         connection.field_map = field_map
     for option in CONNECTION_OPTIONS:
         if option in values:
@@ -126,7 +198,8 @@ def connection_apply_values(*, connection: Connection, values: Mapping[str, str]
             hours = 0
         if not MIN_SYNC_INTERVAL_HOURS <= hours <= 24 * 7:
             raise ValidationError(
-                f"sync_interval_hours must be a number of hours from {MIN_SYNC_INTERVAL_HOURS} to 168, not '{raw}'."
+                f"sync_interval_hours must be a number of hours from {MIN_SYNC_INTERVAL_HOURS} to 168, "
+                f"not '{_quoted(raw)}'."
             )
         connection.sync_interval = dt.timedelta(hours=hours)
 
@@ -283,10 +356,43 @@ def sync_run_start(
     return run
 
 
-def _enqueue(run: SyncRun) -> None:
+def _runs_transition(*, runs: QuerySet[SyncRun], expected: str | tuple[str, ...], status: str, **fields: Any) -> int:
+    """Move ``runs`` to ``status``, only those still in the ``expected`` status.
+
+    Every status change of a run goes through here, so a run that something
+    else has moved on meanwhile (the stale check failed it, an admin rejected
+    it) is left as it is. Returns how many runs moved.
+    """
+    allowed = (expected,) if isinstance(expected, str) else expected
+    return runs.filter(status__in=allowed).update(status=status, **fields)
+
+
+def _enqueue(run: SyncRun, *, if_unreachable: Mapping[str, Any] | None = None) -> None:
+    """Hand the queued run to a worker once the caller's transaction commits.
+
+    If the task queue cannot take it, the run must not stay queued (no worker
+    would ever see it, and it would refuse every other sync of the
+    connection): it is failed, or set as ``if_unreachable`` says, and
+    ``TaskQueueUnreachable`` is raised, from here when there is no
+    transaction, else from the commit of the caller's ``atomic`` block.
+    """
     from connections.tasks import run_sync
 
-    transaction.on_commit(lambda: run_sync.delay(run.pk))
+    def publish() -> None:
+        try:
+            run_sync.delay(run.pk)
+        except (kombu.exceptions.OperationalError, OSError) as exc:
+            logger.warning("Sync run %s could not be handed to a worker: %s", run.pk, exc)
+            unreachable = TaskQueueUnreachable()
+            outcome = if_unreachable or {
+                "status": Status.FAILED,
+                "error": str(unreachable),
+                "finished_at": timezone.now(),
+            }
+            _runs_transition(runs=SyncRun.objects.filter(pk=run.pk), expected=Status.QUEUED, **outcome)
+            raise unreachable from exc
+
+    transaction.on_commit(publish)
 
 
 def sync_run_apply_dry_run(
@@ -316,7 +422,9 @@ def sync_run_approve(*, run: SyncRun, user=None, enqueue: bool = True) -> SyncRu
             raise SyncRunStateError(f"Run #{run.pk} is {locked.get_status_display().lower()}, not blocked.")
         try:
             with transaction.atomic():
-                SyncRun.objects.filter(pk=run.pk).update(
+                _runs_transition(
+                    runs=SyncRun.objects.filter(pk=run.pk),
+                    expected=Status.BLOCKED,
                     status=Status.QUEUED,
                     decided_by=user if getattr(user, "is_authenticated", False) else None,
                     decided_at=timezone.now(),
@@ -326,12 +434,18 @@ def sync_run_approve(*, run: SyncRun, user=None, enqueue: bool = True) -> SyncRu
             raise SyncAlreadyRunning(run.connection) from exc
     run.refresh_from_db()
     if enqueue:
-        _enqueue(run)
+        # Still blocked if no worker can take it: approving again is the retry.
+        _enqueue(
+            run,
+            if_unreachable={"status": Status.BLOCKED, "error": locked.error, "decided_by": None, "decided_at": None},
+        )
     return run
 
 
 def sync_run_reject(*, run: SyncRun, user=None) -> SyncRun:
-    updated = SyncRun.objects.filter(pk=run.pk, status=Status.BLOCKED).update(
+    updated = _runs_transition(
+        runs=SyncRun.objects.filter(pk=run.pk),
+        expected=Status.BLOCKED,
         status=Status.CANCELLED,
         decided_by=user if getattr(user, "is_authenticated", False) else None,
         decided_at=timezone.now(),
@@ -372,25 +486,89 @@ class _Progress:
 
     def _write(self, **fields: Any) -> None:
         self.written_at = time.monotonic()
-        SyncRun.objects.filter(pk=self.run.pk).update(heartbeat_at=timezone.now(), **fields)
+        written = SyncRun.objects.filter(pk=self.run.pk, status=Status.RUNNING).update(
+            heartbeat_at=timezone.now(), **fields
+        )
+        if not written:
+            raise _RunNoLongerRunning
+
+
+class _RunNoLongerRunning(Exception):
+    """Something else ended the run (the stale check failed it): stop, change nothing."""
+
+
+class _Heartbeat:
+    """Keeps a running run's heartbeat fresh while the run waits on I/O.
+
+    ``_Progress`` beats between records, but one slow request (a vendor's
+    timeouts, a long ``Retry-After``) can outlast HRSYNC_STALE_AFTER, and the
+    dispatcher would fail a run that is still alive. This thread beats every
+    tenth of that on its own database connection, which it closes when the
+    run ends, however it ends.
+    """
+
+    def __init__(self, *, run_id: int) -> None:
+        self.run_id = run_id
+        self.every = max(settings.HRSYNC_STALE_AFTER / 10, 0.1)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat_until_stopped, name=f"sync-run-{run_id}-heartbeat", daemon=True
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _beat_until_stopped(self) -> None:
+        try:
+            while not self._stopped.wait(self.every):
+                close_old_connections()  # a connection the database dropped is replaced
+                try:
+                    self._beat()
+                except DatabaseError as exc:
+                    logger.warning("Could not write the heartbeat of sync run %s (%s); trying again.", self.run_id, exc)
+        finally:
+            databases.close_all()
+
+    def _beat(self) -> None:
+        with transaction.atomic():
+            # A locked row is the run applying its plan (alive, and soon
+            # finished): skip the beat rather than wait for that transaction.
+            running = SyncRun.objects.select_for_update(skip_locked=True).filter(
+                pk=self.run_id, status=Status.RUNNING
+            )
+            if running.exists():
+                SyncRun.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
 
 
 def sync_run_execute(*, run_id: int) -> SyncRun:
     """Run a queued sync to its end. Never raises for a failed sync: the
     failure is saved on the run."""
-    claimed = SyncRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
-        status=Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    now = timezone.now()
+    claimed = _runs_transition(
+        runs=SyncRun.objects.filter(pk=run_id),
+        expected=Status.QUEUED,
+        status=Status.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
     )
     run = SyncRun.objects.select_related("connection").get(pk=run_id)
     if not claimed:
         logger.info("Sync run %s is %s; not running it again.", run_id, run.status)
         return run
     try:
-        with _gc_paused():
+        with _Heartbeat(run_id=run.pk), _gc_paused():
             _execute(run)
+    except _RunNoLongerRunning:
+        logger.warning("Sync run %s was ended while it ran (marked failed); nothing from it was applied.", run_id)
     except ConnectorError as exc:
         if exc.permanent:
             connection_record_health(connection=run.connection, ok=False, message=exc.message)
+        # Said here, once, for every failed read: connector messages never say it.
         _finish(run, status=Status.FAILED, error=f"{exc.message} Nothing was changed.")
     except _StalePlan as exc:
         _finish(run, status=Status.FAILED, error=str(exc))
@@ -522,6 +700,27 @@ def _execute(run: SyncRun) -> None:
 
 def _safeguard_message(connection: Connection, the_plan: SyncPlan) -> str:
     deactivating = len(the_plan.deactivations)
+    if deactivating and not the_plan.records_usable:
+        # A source that suddenly lists nobody usable is almost always a broken
+        # export or a failed query, not everyone leaving at once: however few
+        # people that is, an admin decides.
+        who = (
+            f"all {deactivating} people"
+            if deactivating == the_plan.mapped_count
+            else f"{deactivating} of the {the_plan.mapped_count} people"
+        )
+        if the_plan.records_read:
+            noun = "record" if the_plan.records_read == 1 else "records"
+            returned = (
+                f"returned {the_plan.records_read} {noun} but none of them is usable (each is an error row)"
+            )
+            check = "review the errors"
+        else:
+            returned, check = "returned no records", "check the source"
+        return (
+            f"{connection.name} {returned}, so this sync would deactivate {who} mapped to it. "
+            f"Nothing was changed: {check}, and approve it only if everyone has really left."
+        )
     limit = the_plan.mapped_count * connection.safeguard_percent / 100
     if deactivating <= connection.safeguard_min or deactivating <= limit:
         return ""
@@ -537,10 +736,22 @@ def _final_status(the_plan: SyncPlan) -> str:
     return Status.COMPLETED_WITH_ERRORS if the_plan.has_problems else Status.SUCCEEDED
 
 
+def _locked_while_running(run: SyncRun) -> bool:
+    """Lock the run's row (in the caller's transaction); is the run still running?
+
+    The stale check passes over a locked run, so a run cannot be failed
+    between this check and the end of the caller's transaction."""
+    return SyncRun.objects.select_for_update().filter(pk=run.pk, status=Status.RUNNING).exists()
+
+
 def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> None:
     connection = run.connection
     progress.stage("Applying", total=len(the_plan.changes) + len(the_plan.locations))
     with transaction.atomic():
+        if not _locked_while_running(run):
+            # Failed meanwhile: another run may already have started. Applying
+            # now would overwrite what that one does.
+            raise _RunNoLongerRunning
         result = apply_plan(
             plan=the_plan,
             connection_id=connection.pk,
@@ -552,7 +763,9 @@ def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> 
             ids = list(result.invite_person_ids)
             transaction.on_commit(lambda: people_send_invitations(person_ids=ids))
     # Older blocked runs of this connection described a directory that no longer exists.
-    SyncRun.objects.filter(connection=connection, status=Status.BLOCKED).exclude(pk=run.pk).update(
+    _runs_transition(
+        runs=SyncRun.objects.filter(connection=connection).exclude(pk=run.pk),
+        expected=Status.BLOCKED,
         status=Status.CANCELLED,
         error=f"Superseded by run #{run.pk}: nothing from this run was applied.",
         finished_at=timezone.now(),
@@ -560,15 +773,27 @@ def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> 
 
 
 def _finish(run: SyncRun, *, status: str, error: str = "", plan: SyncPlan | None = None) -> None:
-    """Save the run's outcome; with ``plan``, its report, digests and counts."""
-    fields: dict[str, Any] = {"status": status, "error": error, "finished_at": timezone.now()}
-    if plan is not None:
-        # Saved first and on its own: a report can be tens of MB (bulk.blob_save).
-        blob_save(SyncRun, run.pk, "report", plan.report_compressed())
-        fields["source_hash"] = plan.source_hash
-        fields["directory_hash"] = plan.directory_hash
-        fields["counts"] = plan.count()
-    SyncRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), **fields)
+    """Save the outcome of a run that is still running (one that something
+    else has ended keeps the outcome it was given); with ``plan``, its
+    report, digests and counts."""
+    with transaction.atomic():
+        if not _locked_while_running(run):
+            logger.warning("Sync run %s was ended while it ran; its own outcome (%s) was not saved.", run.pk, status)
+            return
+        fields: dict[str, Any] = {"error": error, "finished_at": timezone.now()}
+        if plan is not None:
+            # Saved first and on its own: a report can be tens of MB (bulk.blob_save).
+            blob_save(SyncRun, run.pk, "report", plan.report_compressed())
+            fields["source_hash"] = plan.source_hash
+            fields["directory_hash"] = plan.directory_hash
+            fields["counts"] = plan.count()
+        _runs_transition(
+            runs=SyncRun.objects.filter(pk=run.pk),
+            expected=Status.RUNNING,
+            status=status,
+            heartbeat_at=timezone.now(),
+            **fields,
+        )
 
 
 # -- invitations -------------------------------------------------------------------
@@ -622,23 +847,34 @@ def syncs_dispatch_due(*, now: dt.datetime | None = None) -> list[SyncRun]:
             )
         except SyncAlreadyRunning:
             logger.info("Skipping the scheduled sync of %s: a sync is already running.", connection.name)
+        except TaskQueueUnreachable:
+            # Due again at the next pass; the rest wait for it too rather than
+            # each failing the same way.
+            Connection.objects.filter(pk=connection.pk).update(next_sync_at=now)
+            logger.warning("The task queue is unreachable: the scheduled syncs wait for the next pass.")
+            break
     return started
 
 
 def sync_runs_fail_stale(*, now: dt.datetime | None = None) -> int:
     """Mark runs whose worker died as failed, so the connection can sync again."""
     now = now or timezone.now()
-    stale_running = SyncRun.objects.filter(
-        status=Status.RUNNING, heartbeat_at__lt=now - dt.timedelta(seconds=settings.HRSYNC_STALE_AFTER)
-    ).update(
-        status=Status.FAILED,
-        finished_at=now,
-        error="The worker running this sync stopped responding, so it was marked failed. "
-        "A sync applies all or nothing, so nothing from it was applied; the next sync starts afresh.",
-    )
-    stale_queued = SyncRun.objects.filter(
-        status=Status.QUEUED, created_at__lt=now - dt.timedelta(seconds=settings.HRSYNC_QUEUED_TIMEOUT)
-    ).update(
+    with transaction.atomic():
+        # A run whose row is locked is applying its plan right now, so it is alive.
+        stale = SyncRun.objects.select_for_update(skip_locked=True).filter(
+            status=Status.RUNNING, heartbeat_at__lt=now - dt.timedelta(seconds=settings.HRSYNC_STALE_AFTER)
+        )
+        stale_running = _runs_transition(
+            runs=SyncRun.objects.filter(pk__in=list(stale.values_list("pk", flat=True))),
+            expected=Status.RUNNING,
+            status=Status.FAILED,
+            finished_at=now,
+            error="The worker running this sync stopped responding, so it was marked failed. "
+            "A sync applies all or nothing, so nothing from it was applied; the next sync starts afresh.",
+        )
+    stale_queued = _runs_transition(
+        runs=SyncRun.objects.filter(created_at__lt=now - dt.timedelta(seconds=settings.HRSYNC_QUEUED_TIMEOUT)),
+        expected=Status.QUEUED,
         status=Status.FAILED,
         finished_at=now,
         error=f"No worker started this sync within {settings.HRSYNC_QUEUED_TIMEOUT // 60} minutes. "

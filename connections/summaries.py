@@ -59,7 +59,8 @@ def sync_run_summary(*, run: SyncRun) -> dict[str, Any]:
 def sync_run_changes(*, run: SyncRun) -> list[dict[str, Any]]:
     """One entry per record of the run's report: ``{"action", "remote_id",
     "person_id", "email", "name", "fields": {field: [old, new]}, "message",
-    "warnings"}``."""
+    "warnings", "position"}``; ``position`` says where the record was in the
+    source ("line 12", "page 3, record 4"), or is empty."""
     return [
         {
             "action": change.get("action", ""),
@@ -70,6 +71,7 @@ def sync_run_changes(*, run: SyncRun) -> list[dict[str, Any]]:
             "fields": dict(change.get("fields") or {}),
             "message": change.get("message", ""),
             "warnings": list(change.get("warnings") or []),
+            "position": change.get("position", ""),
         }
         for change in (run.report or {}).get("changes", [])
     ]

@@ -8,11 +8,15 @@ job (``connections.sync``).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import html
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import SplitResult, quote, quote_plus, urlsplit
 
 from django import forms
 
@@ -28,6 +32,37 @@ def setting_clean(form: forms.Form, name: str, normalise: Callable[[Any], Any], 
         return normalise(value)
     except ValueError as exc:
         raise forms.ValidationError(str(exc), code="invalid") from None
+
+
+_HOST_NAME = re.compile(r"[\w-]+(?:\.[\w-]+)*\.?")
+
+
+def address_split(text: str, *, invalid: str) -> SplitResult:
+    """``urlsplit`` of an address an admin typed, refusing what ``urlsplit``
+    lets through but no connection can use: control characters (it drops
+    tabs and line breaks without a word) and a host name with a space or
+    another character no host name has. ``invalid``: the message for an
+    address that does not split at all. Raises ValueError; the messages never
+    repeat the address (it might carry a password)."""
+    if not text.isprintable():
+        raise ValueError("The address cannot contain tabs, line breaks or other invisible characters.")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError(invalid) from None
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal, [2001:db8::1]
+        try:
+            ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError:
+            raise ValueError(invalid) from None
+    elif host and not _HOST_NAME.fullmatch(host):
+        raise ValueError(
+            "The host name in the address can have only letters, digits, hyphens and dots "
+            "(no spaces), such as hr.example.com."
+        )
+    return parts
 
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?=$|[T ])")
@@ -186,6 +221,10 @@ STANDARD_STATUS_MAP: dict[str, str] = {
 }
 
 
+#: What a secret becomes in text shown to anyone.
+SCRUBBED = "********"
+
+
 class Connector:
     """Base class for one HR system integration.
 
@@ -216,6 +255,10 @@ class Connector:
     #: fields (keys: person field names, "key", "line", "custom.<key>", …):
     #: the UI shows them under the health bar as a preview after a check.
     check_preview: ClassVar[bool] = False
+    #: The record attributes (RemoteEmployee's, or aliases of them) whose
+    #: vendor attribute name a connection's ``field_map`` may set. Empty: the
+    #: connector reads no field map.
+    field_map_fields: ClassVar[frozenset[str]] = frozenset()
     #: True when the locations are exactly the distinct ``location_id`` of
     #: the employee records (a file with a location column): a sync of all
     #: data then takes them from the employees it read, instead of reading
@@ -247,6 +290,29 @@ class Connector:
 
     def secret(self, name: str) -> str:
         return str(self._secrets.get(name) or "")
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every secret of this connection replaced by ``SCRUBBED``.
+
+        For text a server sent back (an error page, a reason phrase), before
+        it is shortened into a message: scrubbing after the cut could leave a
+        prefix of a password. Also replaces the forms a server may echo: the
+        URL-encoded and HTML-escaped secret, its base64, and the base64
+        ``username:secret`` of an HTTP Basic ``Authorization`` header.
+        """
+        username = str(self.config.get("username") or "")
+        forms: set[str] = set()
+        for name in self.secret_fields:
+            secret = self.secret(name)
+            if not secret:
+                continue
+            forms |= {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}
+            for raw in (secret, f"{username}:{secret}"):
+                encoded = base64.b64encode(raw.encode()).decode()
+                forms |= {encoded, encoded.rstrip("=")}  # a quote may drop the padding
+        for form in sorted(forms, key=len, reverse=True):
+            text = text.replace(form, SCRUBBED)
+        return text
 
     # -- hooks -----------------------------------------------------------
 

@@ -27,8 +27,17 @@ Sleeping goes through ``session.sleep`` (``time.sleep`` by default) so tests
 can record the delays instead of waiting. The retry loop lives here rather
 than in urllib3's ``Retry`` so that it also runs under ``responses`` mocks.
 
+Every connection is opened through :func:`connectors.outbound.socket_connect`
+(the address rules of this deployment, checked on the address actually
+connected to, so also after a redirect), and a redirect from https to plain
+http is refused. Inside a web page's :func:`connectors.outbound.deadline` the
+timeouts shrink to what is left and no retry waits past it.
+
 Nothing here logs or puts in a message a header, a body, a query string or
-URL user-info: only the method, host, path and status.
+URL user-info: only the method, host, path and status. Text the vendor sent
+(a reason phrase, an excerpt of an error page) goes through the caller's
+``scrub`` before it is shortened, so a server that echoes a password cannot
+leave a piece of it in a message.
 """
 
 from __future__ import annotations
@@ -39,13 +48,19 @@ import importlib.metadata
 import json
 import logging
 import re
+import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
+from connectors import outbound
 from connectors.base import ConnectorError
 
 logger = logging.getLogger(__name__)
@@ -133,6 +148,53 @@ _RETRYABLE_EXCEPTIONS = (
 )
 
 
+class _CheckedConnect:
+    """urllib3's ``_new_conn`` with the socket opened by the address rules."""
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            return outbound.socket_connect(
+                (self._dns_host, self.port),
+                timeout=self.timeout if isinstance(self.timeout, int | float) else None,
+                source_address=self.source_address,
+                socket_options=self.socket_options,
+            )
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+
+
+class _CheckedHTTPConnection(_CheckedConnect, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedConnect, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedAdapter(HTTPAdapter):
+    """The transport adapter every HttpSession mounts: its pools open
+    connections through :func:`connectors.outbound.socket_connect`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPConnectionPool,
+            "https": _CheckedHTTPSConnectionPool,
+        }
+
+
 class HttpSession(requests.Session):
     """A ``requests.Session`` with default timeouts and a retry loop.
 
@@ -158,6 +220,8 @@ class HttpSession(requests.Session):
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
         self.sleep: Callable[[float], None] = backoff_sleep
+        for prefix in ("https://", "http://"):
+            self.mount(prefix, _CheckedAdapter())
 
     def __repr__(self) -> str:
         return f"<HttpSession max_attempts={self.max_attempts} timeout={self.timeout!r}>"
@@ -179,8 +243,7 @@ class HttpSession(requests.Session):
         Arguments after ``url`` are keyword-only (as ``get()``/``post()`` pass
         them), so the default timeout can always be applied.
         """
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
+        timeout = self.timeout if kwargs.get("timeout") is None else kwargs["timeout"]
         method_name = method.decode() if isinstance(method, bytes) else str(method)
         method_name = method_name.upper()
         url_text = url.decode() if isinstance(url, bytes) else str(url)
@@ -191,11 +254,20 @@ class HttpSession(requests.Session):
         attempt = 0
         while True:
             attempt += 1
+            if outbound.deadline_passed():
+                raise outbound.deadline_error(safe_host(url_text))
+            kwargs["timeout"] = _within_deadline(timeout)
             started = time.monotonic()
             try:
                 response = super().request(method_name, url_text, **kwargs)
             except requests.RequestException as exc:
-                if not self._may_retry_exception(exc, idempotent) or attempt >= self.max_attempts:
+                if isinstance(exc, requests.Timeout) and outbound.deadline_passed():
+                    raise outbound.deadline_error(safe_host(url_text)) from None
+                if (
+                    not self._may_retry_exception(exc, idempotent)
+                    or attempt >= self.max_attempts
+                    or not outbound.deadline_allows(self.backoff(attempt))
+                ):
                     if attempt > 1:
                         logger.warning(
                             "%s %s failed (%s); giving up after %d tries",
@@ -216,12 +288,6 @@ class HttpSession(requests.Session):
             )
             if not is_retryable_status(status) or not (idempotent or status == 429):
                 return response
-            if attempt >= self.max_attempts:
-                logger.warning(
-                    "%s %s returned %d; giving up after %d tries",
-                    method_name, where, status, attempt,
-                )
-                return response
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             if retry_after is not None:
                 delay = min(retry_after, self.max_retry_after)
@@ -229,12 +295,32 @@ class HttpSession(requests.Session):
             else:
                 delay = self.backoff(attempt)
                 why = "backing off"
+            if attempt >= self.max_attempts or not outbound.deadline_allows(delay):
+                logger.warning(
+                    "%s %s returned %d; giving up after %d tries",
+                    method_name, where, status, attempt,
+                )
+                return response
             logger.info(
                 "%s %s returned %d; retrying in %.1f s, %s (try %d of %d)",
                 method_name, where, status, delay, why, attempt + 1, self.max_attempts,
             )
             response.close()
             self.sleep(delay)
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """Where a redirect leads; refused when it leaves https for plain http
+        (the credentials and the data would then travel unencrypted)."""
+        target = super().get_redirect_target(resp)
+        if target and urlsplit(resp.url or "").scheme == "https":
+            if urlsplit(urljoin(resp.url, target)).scheme != "https":
+                raise ConnectorError(
+                    f"{safe_host(resp.url)} redirected hrsync from https to plain http, so hrsync "
+                    "stopped: the login and the data would have travelled unencrypted. Check the "
+                    "address in the connection settings, or ask the vendor for its https address.",
+                    permanent=True,
+                )
+        return target
 
     @staticmethod
     def _may_retry_exception(exc: requests.RequestException, idempotent: bool) -> bool:
@@ -243,6 +329,16 @@ class HttpSession(requests.Session):
         if isinstance(exc, requests.ConnectTimeout):
             return True  # never connected, so the server did nothing
         return idempotent and isinstance(exc, _RETRYABLE_EXCEPTIONS)
+
+
+def _within_deadline(timeout: Any) -> Any:
+    """``timeout`` (seconds, or ``(connect, read)``) shortened to what is left
+    of a web page's deadline."""
+    if outbound.deadline_left() is None:
+        return timeout
+    if isinstance(timeout, tuple):
+        return tuple(outbound.within_deadline(part) for part in timeout)
+    return outbound.within_deadline(timeout)
 
 
 def http_session(
@@ -289,12 +385,12 @@ _DEFAULT_MESSAGES: dict[int, str] = {
         "Check the address and path in the connection settings."
     ),
     429: (
-        "{vendor} kept turning hrsync away as rate limited (HTTP 429) on every try{unchanged}. "
+        "{vendor} kept turning hrsync away as rate limited (HTTP 429) on every try. "
         "hrsync will try again at the next sync."
     ),
 }
 _SERVER_ERROR = (
-    "{vendor} had a server error (HTTP {status}) on every try{unchanged}. "
+    "{vendor} had a server error (HTTP {status}) on every try. "
     "hrsync will try again at the next sync."
 )
 _OTHER_CLIENT_ERROR = (
@@ -308,11 +404,16 @@ def _method_of(response: requests.Response) -> str:
     return str(getattr(request, "method", "") or "GET").upper()
 
 
+def _unscrubbed(text: str) -> str:
+    return text
+
+
 def raise_for_status(
     response: requests.Response,
     *,
     vendor: str,
     messages: Mapping[int, str] | None = None,
+    scrub: Callable[[str], str] = _unscrubbed,
 ) -> None:
     """Raise a ConnectorError for a 4xx/5xx response; do nothing otherwise.
 
@@ -321,23 +422,23 @@ def raise_for_status(
     ``messages`` overrides the wording per status code; templates may use
     ``{vendor}``, ``{status}`` (503), ``{reason}`` (Service Unavailable),
     ``{status_line}`` (HTTP 503 Service Unavailable), ``{method}``,
-    ``{where}`` (host and path, no query), ``{host}`` and ``{unchanged}``
-    ("; nothing was changed" for a failed read, else empty).
+    ``{where}`` (host and path, no query) and ``{host}``. ``scrub``
+    (``Connector.scrub``) removes the connection's secrets from the server's
+    text before it is shortened.
     """
     status = response.status_code
     if status < 400:
         return
     method = _method_of(response)
+    reason = _clean_reason(scrub(response.reason or ""))
     fields = {
         "vendor": vendor,
         "status": status,
-        "reason": _clean_reason(response.reason),
-        "status_line": " ".join(filter(None, (f"HTTP {status}", _clean_reason(response.reason)))),
+        "reason": reason,
+        "status_line": " ".join(filter(None, (f"HTTP {status}", reason))),
         "method": method,
-        "where": safe_url(response.url or ""),
-        "host": safe_host(response.url or ""),
-        # A failed read changed nothing anywhere; a failed write may not be so sure.
-        "unchanged": "; nothing was changed" if method in {"GET", "HEAD", "OPTIONS"} else "",
+        "where": scrub(safe_url(response.url or "")),
+        "host": scrub(safe_host(response.url or "")),
     }
     template = (messages or {}).get(status) or _DEFAULT_MESSAGES.get(status)
     if template is None:
@@ -357,15 +458,17 @@ def response_json(
     *,
     vendor: str,
     messages: Mapping[int, str] | None = None,
+    scrub: Callable[[str], str] = _unscrubbed,
 ) -> Any:
     """The JSON body of a successful response, or a ConnectorError saying why not.
 
     Calls :func:`raise_for_status` first. A body that is not JSON (an HTML
     error or login page, an empty body, truncated JSON) is a permanent error
-    pointing at the base URL, quoting at most a few words of the body.
+    pointing at the base URL, quoting at most a few words of the body
+    (scrubbed first, as in :func:`raise_for_status`).
     """
-    raise_for_status(response, vendor=vendor, messages=messages)
-    where = safe_url(response.url or "")
+    raise_for_status(response, vendor=vendor, messages=messages, scrub=scrub)
+    where = scrub(safe_url(response.url or ""))
     content = response.content or b""
     if not content.strip():
         raise ConnectorError(
@@ -387,14 +490,14 @@ def response_json(
                 permanent=False,
             ) from None
     raise ConnectorError(
-        f"{vendor} returned something that is not JSON from {where} ({_describe_body(response)}); "
+        f"{vendor} returned something that is not JSON from {where} ({_describe_body(response, scrub)}); "
         "check the base URL and path.",
         permanent=True,
     )
 
 
-def _describe_body(response: requests.Response) -> str:
-    text = response.text.lstrip("\ufeff \t\r\n")
+def _describe_body(response: requests.Response, scrub: Callable[[str], str]) -> str:
+    text = scrub(response.text).lstrip("\ufeff \t\r\n")
     content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
     is_html = content_type in {"text/html", "application/xhtml+xml"} or text[:1] == "<"
     if is_html:
@@ -406,7 +509,8 @@ def _describe_body(response: requests.Response) -> str:
 
 
 def _excerpt(text: str, limit: int = 40) -> str:
-    words = " ".join(re.sub(r"[^\w .,:;!?'()/-]", " ", text).split())
+    # "*" survives so that a scrubbed secret still shows where it was.
+    words = " ".join(re.sub(r"[^\w .,:;!?'()/*-]", " ", text).split())
     return words[:limit].rstrip()
 
 
@@ -452,6 +556,7 @@ def request_json(
     *,
     vendor: str,
     messages: Mapping[int, str] | None = None,
+    scrub: Callable[[str], str] = _unscrubbed,
     **kwargs: Any,
 ) -> Any:
     """Send a request through ``session`` and return its JSON body.
@@ -464,7 +569,7 @@ def request_json(
         response = session.request(method, url, **kwargs)
     except requests.RequestException as exc:
         raise unreachable_error(exc, url=url) from exc
-    return response_json(response, vendor=vendor, messages=messages)
+    return response_json(response, vendor=vendor, messages=messages, scrub=scrub)
 
 
 def insecure_loopback_allowed() -> bool:
@@ -472,7 +577,9 @@ def insecure_loopback_allowed() -> bool:
 
     Only for development and tests (a stand-in vendor on 127.0.0.1): on with
     DEBUG, or with the setting ``HRSYNC_ALLOW_INSECURE_LOOPBACK`` (the browser
-    tests turn it on). Real vendors are always reached over https.
+    tests turn it on). Real vendors are always reached over https. In
+    deployed mode it also lifts the address rules' loopback refusal
+    (:mod:`connectors.outbound`).
     """
     from django.conf import settings
 

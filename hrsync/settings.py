@@ -11,10 +11,12 @@ Two shapes:
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
@@ -68,6 +70,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
+    "axes",
     "hrsync.people",
     "connections",
     "mappings",
@@ -75,6 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Serves /static/ from the web process itself: no separate file server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -83,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "hrsync.urls"
@@ -136,6 +143,46 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# -- Sign-in throttling (django-axes) ------------------------------------------
+# After HRSYNC_LOGIN_FAILURE_LIMIT wrong passwords for one username from one
+# address, that username is refused from that address, even with the right
+# password, for HRSYNC_LOGIN_LOCKOUT_MINUTES (counted from the last attempt).
+# Other accounts, and the same account from elsewhere, are unaffected; signing
+# in before the limit starts the count again. `manage.py axes_reset_username`
+# unlocks an account early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("HRSYNC_LOGIN_FAILURE_LIMIT", default=5)
+_LOCKOUT_MINUTES = env.int("HRSYNC_LOGIN_LOCKOUT_MINUTES", default=15)
+if AXES_FAILURE_LIMIT < 1 or _LOCKOUT_MINUTES < 1:
+    raise ImproperlyConfigured("HRSYNC_LOGIN_FAILURE_LIMIT and HRSYNC_LOGIN_LOCKOUT_MINUTES must be at least 1.")
+AXES_COOLOFF_TIME = dt.timedelta(minutes=_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "hrsync.access.sign_in_locked_out"
+# No startup banner on every command's stderr; failures and lockouts are
+# still logged (WARNING), with the username and address masked.
+AXES_VERBOSE = False
+# The address a sign-in comes from. Behind HRSYNC_PROXY_COUNT reverse proxies
+# (a load balancer, nginx…) each appending to X-Forwarded-For, it is the entry
+# the outermost proxy wrote, counted from the right: whatever a browser put in
+# the header itself stays to the left and is never believed. 0: browsers
+# connect to hrsync directly, and the header is ignored.
+HRSYNC_PROXY_COUNT = env.int("HRSYNC_PROXY_COUNT", default=0)
+if HRSYNC_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("HRSYNC_PROXY_COUNT must be 0 or more.")
+if HRSYNC_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    # ipware counts the proxies listed in the header: all but the nearest one.
+    AXES_IPWARE_PROXY_COUNT = HRSYNC_PROXY_COUNT - 1
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# Take the client's position from the right even when the header holds more
+# entries than proxies (a browser's own), instead of distrusting the header.
+IPWARE_STRICT = False
+
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -175,6 +222,19 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Every script and stylesheet is a file under /static/ (the Django admin's
+# too), so nothing inline ever needs to run: injected markup stays inert.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 
 # -- Email -------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -196,6 +256,15 @@ if CELERY_BROKER_URL == "filesystem://":
     }
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+elif CELERY_BROKER_URL.startswith(("redis", "sentinel")):
+    # Without socket timeouts a Redis that accepts connections but never
+    # answers keeps a publish, and the web request behind it, waiting for ever.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 3}
+# A click on Sync publishes a task in the web request: with the queue down it
+# must answer within seconds ("the task queue is unreachable"), so one quick
+# retry at most.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -212,17 +281,53 @@ HRSYNC_SAMPLE_CONNECTOR = env.bool("HRSYNC_SAMPLE_CONNECTOR", default=True)
 HRSYNC_ALLOW_LOCAL_FILES = env.bool("HRSYNC_ALLOW_LOCAL_FILES", default=EMBEDDED)
 # How often the dispatcher looks for due connections and stale runs (seconds).
 HRSYNC_DISPATCH_EVERY = env.int("HRSYNC_DISPATCH_EVERY", default=300)
-# A running sync whose heartbeat is older than this is marked failed (seconds).
+# A running sync whose heartbeat is older than this is marked failed (seconds);
+# a run beats every tenth of it, also while it waits on a vendor.
 HRSYNC_STALE_AFTER = env.int("HRSYNC_STALE_AFTER", default=900)
 # A queued sync no worker has picked up after this long is marked failed.
 HRSYNC_QUEUED_TIMEOUT = env.int("HRSYNC_QUEUED_TIMEOUT", default=3600)
 
+# -- Outbound connections ----------------------------------------------------
+# Which addresses connectors may reach (connectors/outbound.py applies the
+# rules to every resolved address, at connect time). Deployed only: the
+# embedded mode reaches anything, its own loopback included.
+# Private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): "allow"
+# suits a self-hosted install beside its HR system; "deny" a shared one.
+HRSYNC_OUTBOUND_PRIVATE = env.str("HRSYNC_OUTBOUND_PRIVATE", default="allow").strip().lower()
+if HRSYNC_OUTBOUND_PRIVATE not in {"allow", "deny"}:
+    raise ImproperlyConfigured("HRSYNC_OUTBOUND_PRIVATE must be allow or deny.")
+# Exceptions to the rules: networks (10.2.0.0/16, 127.0.0.1) or host names.
+HRSYNC_OUTBOUND_ALLOW = env.list("HRSYNC_OUTBOUND_ALLOW", default=[])
+# Development and tests only: plain http:// to a stand-in vendor on this
+# machine's loopback, which deployed mode otherwise refuses to reach at all.
+HRSYNC_ALLOW_INSECURE_LOOPBACK = env.bool("HRSYNC_ALLOW_INSECURE_LOOPBACK", default=False)
+# The longest a web page waits on a vendor (Test connection, Save and test,
+# the column-mapping page): well under the web worker's timeout (gunicorn's
+# is 30 s), so a slow vendor gives a sentence, not a 500. Syncs in the worker
+# keep the full timeouts.
+HRSYNC_WEB_CHECK_SECONDS = env.int("HRSYNC_WEB_CHECK_SECONDS", default=20)
+if HRSYNC_WEB_CHECK_SECONDS < 1:
+    raise ImproperlyConfigured("HRSYNC_WEB_CHECK_SECONDS must be at least 1.")
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# Every process (web, worker, beat, the commands) also appends its records
+# here, tracebacks included, when set. The commands leave tracebacks off the
+# terminal below --verbosity 2, so this is where an operator finds them.
+HRSYNC_LOG_FILE = env.str("HRSYNC_LOG_FILE", default="")
+_LOG_HANDLERS: dict[str, dict[str, str]] = {"console": {"class": "logging.StreamHandler", "formatter": "plain"}}
+if HRSYNC_LOG_FILE:
+    # Watched: a log rotated under the processes' feet is reopened.
+    _LOG_HANDLERS["file"] = {
+        "class": "logging.handlers.WatchedFileHandler", "filename": HRSYNC_LOG_FILE, "formatter": "plain",
+    }
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "handlers": _LOG_HANDLERS,
+    "root": {"handlers": list(_LOG_HANDLERS), "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# The worker logs through LOGGING as well, instead of replacing its handlers
+# with Celery's own (which would leave HRSYNC_LOG_FILE without the syncs).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

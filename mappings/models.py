@@ -42,6 +42,13 @@ class EmployeeMapping(models.Model):
             models.UniqueConstraint(
                 fields=["connection", "remote_id"], name="employee_mapping_unique_remote_id"
             ),
+            # A person is linked by one connection at most: two syncing at
+            # once would otherwise both take them and then fight over them.
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=models.Q(state="linked"),
+                name="employee_mapping_one_link_per_person",
+            ),
         ]
 
     def __str__(self) -> str:

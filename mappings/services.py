@@ -81,7 +81,7 @@ def mapping_link(*, mapping: EmployeeMapping, person: Person) -> EmployeeMapping
     """Link a remote record to ``person`` (relinking it if it pointed elsewhere).
 
     Invariants: a person is held by at most one record of a connection, and a
-    person managed by another connection is not taken over (both raise
+    person linked to or managed by another connection is not taken over (both raise
     ``ValidationError``). Linking makes the connection the person's manager
     (``managed_by``), sets the state to linked (an ignored record is
     un-ignored) and clears the conflict message. A person the record held
@@ -101,6 +101,16 @@ def mapping_link(*, mapping: EmployeeMapping, person: Person) -> EmployeeMapping
             raise ValidationError(
                 f"{locked_person} is already linked to record {other.remote_id} of this connection. "
                 "A person can be linked to one record only: unlink that record first."
+            )
+        elsewhere = (
+            EmployeeMapping.objects.filter(person=locked_person, state=EmployeeMapping.State.LINKED)
+            .exclude(connection_id=mapping.connection_id)
+            .values_list("connection__name", flat=True)
+            .first()
+        )
+        if elsewhere is not None:
+            raise ValidationError(
+                f"{locked_person} is already linked to the connection {elsewhere}. Unlink them there first."
             )
         if locked_person.managed_by_id not in (None, mapping.connection_id):
             owner = Connection.objects.filter(pk=locked_person.managed_by_id).values_list("name", flat=True).first()

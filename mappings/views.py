@@ -17,6 +17,7 @@ from django.views.generic import TemplateView
 
 from connections.views.base import ConnectionTabMixin
 from hrsync.people.models import Depot
+from hrsync.search import search_text
 from mappings import services
 from mappings.forms import DepotMappingsForm, EmployeeMappingActionForm
 from mappings.models import DepotMapping, EmployeeMapping
@@ -58,7 +59,7 @@ class EmployeeMappingListView(ConnectionTabMixin, TemplateView):
     paginate_by = 50
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        q = self.request.GET.get("q", "").strip()
+        q = search_text(self.request.GET)
         current = self.request.GET.get("filter", "all")
         if current not in EMPLOYEE_FILTERS:
             current = "all"

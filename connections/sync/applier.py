@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from connections.sync.bulk import BATCH_SIZE, KEEP, rows_insert, rows_update
-from connections.sync.changes import Action, LocationAction, SyncPlan
+from connections.sync.changes import Action, Change, LocationAction, SyncPlan
+from connections.sync.planner import person_label
 from connectors.base import RemoteEmployee
 from hrsync.people.models import Person
 from mappings.models import DepotMapping, EmployeeMapping
@@ -53,7 +56,7 @@ def apply_plan(
     _apply_locations(plan, connection_id, now)
     if not plan.employees_planned:
         return result
-    person_id_by_remote = _apply_people(plan, now, result)
+    person_id_by_remote = _apply_people(plan, connection_id, now, result)
     _apply_managers(plan, connection_id, person_id_by_remote, now)
     _apply_mappings(plan, connection_id, run_id, person_id_by_remote, now)
     _apply_logins(plan, person_id_by_remote, credential_notifications, result, now)
@@ -77,7 +80,7 @@ def _apply_locations(plan: SyncPlan, connection_id: int, now: dt.datetime) -> No
     )
 
 
-def _apply_people(plan: SyncPlan, now: dt.datetime, result: ApplyResult) -> dict[str, int]:
+def _apply_people(plan: SyncPlan, connection_id: int, now: dt.datetime, result: ApplyResult) -> dict[str, int]:
     creates = [c for c in plan.changes if c.action is Action.CREATE]
     # Every column: what the plan sets, the timestamps, the model's defaults.
     defaults = {
@@ -94,7 +97,7 @@ def _apply_people(plan: SyncPlan, now: dt.datetime, result: ApplyResult) -> dict
         ]
         for change in creates
     ]
-    new_ids = rows_insert(Person, columns, new_rows)
+    creates, new_ids = _people_insert(creates, columns, new_rows)
     person_id_by_remote = {c.remote_id: pk for c, pk in zip(creates, new_ids, strict=True)}
     result.created_person_ids = new_ids
 
@@ -106,7 +109,11 @@ def _apply_people(plan: SyncPlan, now: dt.datetime, result: ApplyResult) -> dict
     }
     # Deleted since planning (only in a race: an applied plan was re-checked
     # against the directory fingerprint) means nothing to update: skip them.
-    existing = _existing_ids(Person, list(updates))
+    # Locked in id order until the commit: another connection's run waits here
+    # to link the same people, and then sees this run's links.
+    existing = _existing_ids(Person, sorted(updates), lock=True)
+    for person_id in _links_taken(connection_id, updates):
+        del updates[person_id]
     changed = sorted({name for c in updates.values() for name in c.values if name in WRITABLE})
     rows = []
     for person_id, change in updates.items():
@@ -122,11 +129,96 @@ def _apply_people(plan: SyncPlan, now: dt.datetime, result: ApplyResult) -> dict
     return person_id_by_remote
 
 
-def _existing_ids(model, ids: list[int]) -> set[int]:
+def _people_insert(
+    creates: list[Change], columns: list[str], rows: list[list[Any]]
+) -> tuple[list[Change], list[int]]:
+    """Insert the people the plan creates; return the changes inserted and their ids.
+
+    Another connection's run may have created a person with one of these
+    emails since this run planned (two connections syncing the same new
+    people at once): the email's unique constraint refuses the insert, those
+    records become conflicts, and the rest is inserted. The refused insert
+    ran in a savepoint, so the usual path costs nothing more.
+    """
+    try:
+        with transaction.atomic():
+            return creates, rows_insert(Person, columns, rows)
+    except IntegrityError:
+        by_email = {c.values["email"]: c for c in creates if c.values.get("email")}
+        taken = _emails_taken(list(by_email))
+        if not taken:
+            raise
+        for email, owner in taken.items():
+            _become_conflict(
+                by_email[email],
+                f"While this sync ran, {owner} created a person with the email {email}.",
+            )
+        kept = [(change, row) for change, row in zip(creates, rows, strict=True) if change.action is Action.CREATE]
+        creates = [change for change, _ in kept]
+        return creates, rows_insert(Person, columns, [row for _, row in kept])
+
+
+def _emails_taken(emails: list[str]) -> dict[str, str]:
+    """Which of ``emails`` (lower-cased) a person has now → who made that person."""
+    taken: dict[str, str] = {}
+    for start in range(0, len(emails), BATCH_SIZE):
+        rows = (
+            Person.objects.annotate(email_key=Lower("email"))
+            .filter(email_key__in=emails[start:start + BATCH_SIZE])
+            .values_list("email_key", "managed_by__name")
+        )
+        taken.update((email, owner or "someone") for email, owner in rows)
+    return taken
+
+
+def _existing_ids(model, ids: list[int], *, lock: bool = False) -> set[int]:
+    rows = model.objects.select_for_update() if lock else model.objects.all()
     found: set[int] = set()
     for start in range(0, len(ids), BATCH_SIZE):
-        found.update(model.objects.filter(pk__in=ids[start:start + BATCH_SIZE]).values_list("pk", flat=True))
+        found.update(rows.filter(pk__in=ids[start:start + BATCH_SIZE]).order_by("pk").values_list("pk", flat=True))
     return found
+
+
+def _links_taken(connection_id: int, updates: dict[int, Change]) -> list[int]:
+    """People this run would link whom another connection linked or manages
+    since it planned: those records become conflicts. Returns their ids.
+
+    The planner checked the same thing, but against the directory as it was
+    when it read it; two connections planning at once both saw these people
+    free. Run after their rows are locked, this sees the other run's commit.
+    """
+    linking = sorted(person_id for person_id, change in updates.items() if change.action is Action.LINK)
+    if not linking:
+        return []
+    linked_elsewhere = (
+        EmployeeMapping.objects.filter(person_id=OuterRef("pk"), state=EmployeeMapping.State.LINKED)
+        .exclude(connection_id=connection_id)
+        .values("connection__name")[:1]
+    )
+    taken = []
+    for start in range(0, len(linking), BATCH_SIZE):
+        people = (
+            Person.objects.filter(pk__in=linking[start:start + BATCH_SIZE])
+            .annotate(linked_by=Subquery(linked_elsewhere))
+            .filter(Q(linked_by__isnull=False) | (Q(managed_by__isnull=False) & ~Q(managed_by_id=connection_id)))
+            .select_related("managed_by")
+        )
+        for person in people:
+            owner = person.linked_by or person.managed_by.name
+            message = f"{person_label(person)} has this email but is already linked to {owner}."
+            _become_conflict(updates[person.pk], message)
+            taken.append(person.pk)
+    return taken
+
+
+def _become_conflict(change: Change, message: str) -> None:
+    """As the planner records a conflict: the record waits, unlinked, in the Employees tab."""
+    change.action = Action.CONFLICT
+    change.message = message
+    change.person_id = None
+    change.values, change.fields = {}, {}
+    snapshot = change.mapping or {"remote_name": change.name, "remote_email": change.email, "remote_status": ""}
+    change.mapping = {**snapshot, "state": EmployeeMapping.State.CONFLICT, "message": message}
 
 
 def _apply_managers(

@@ -160,6 +160,11 @@ class SyncPlan:
     mappings_back: list[int] = field(default_factory=list)
     #: How many people were mapped to this connection when planning.
     mapped_count: int = 0
+    #: How many employee records the source returned, and how many of them
+    #: were usable (not error rows): a full snapshot with none usable says
+    #: nothing about who has left.
+    records_read: int = 0
+    records_usable: int = 0
     source_hash: str = ""
     directory_hash: str = ""
     employees_planned: bool = False
@@ -209,6 +214,8 @@ class SyncPlan:
             "directory_hash": self.directory_hash,
             "employees_planned": self.employees_planned,
             "mapped_count": self.mapped_count,
+            "records_read": self.records_read,
+            "records_usable": self.records_usable,
             "mappings_gone": self.mappings_gone,
             "mappings_back": self.mappings_back,
             "notes": list(self.notes),
@@ -234,6 +241,8 @@ class SyncPlan:
             mappings_gone=list(report.get("mappings_gone", [])),
             mappings_back=list(report.get("mappings_back", [])),
             mapped_count=report.get("mapped_count", 0),
+            records_read=report.get("records_read", 0),
+            records_usable=report.get("records_usable", 0),
             source_hash=report.get("source_hash", ""),
             directory_hash=report.get("directory_hash", ""),
             employees_planned=report.get("employees_planned", False),

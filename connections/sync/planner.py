@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from operator import attrgetter
@@ -34,6 +35,56 @@ MAX_LENGTHS = {
     for field in Person._meta.concrete_fields
     if field.name in RemoteEmployee.PERSON_FIELDS and field.max_length
 }
+
+
+#: Characters no text value may hold: NUL (PostgreSQL refuses it, failing the
+#: whole run, where SQLite stores it), half of a surrogate pair on its own
+#: (not even encodable as UTF-8), and the other control characters (C0, DEL
+#: and C1), which no name, address or id holds. A record carrying one is an
+#: error row on either database, in a dry run as in a real one.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+#: …and in a one-line value (a name, an email, a phone number, an id), a tab
+#: or a line break as well.
+_UNSTORABLE_IN_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+#: Person fields of free text, where a tab or a line break is legitimate (a
+#: quoted CSV value may span lines); custom field values are free text too.
+FREE_TEXT_FIELDS = frozenset({"job_title"})
+#: A custom field holds a fact about a person (a shoe size, a cost centre, an
+#: address), not a document: a longer value is a row error.
+MAX_CUSTOM_VALUE_LENGTH = 10_000
+#: The longest record id an employee mapping holds.
+MAX_REMOTE_ID_LENGTH = EmployeeMapping._meta.get_field("remote_id").max_length
+#: How a text value is named in a row error.
+_TEXT_LABELS = {
+    **{name: str(Person._meta.get_field(name).verbose_name) for name in MAX_LENGTHS},
+    "remote_id": "record's id",
+    "status": "status",
+    "location_id": "location",
+    "manager_remote_id": "manager",
+}
+
+
+def _unstorable_problem(what: str, character: str, source: str) -> str:
+    why = ""
+    if "\x80" <= character <= "\x9f":
+        # What Windows punctuation (’ – €) becomes when it is read as Latin-1.
+        why = ", which usually means the text was saved or read in the wrong encoding"
+    return (
+        f"{what} contains a control character (U+{ord(character):04X}){why}; "
+        f"correct it in {source}, then sync again."
+    )
+
+
+def _visible(text: str) -> str:
+    """``text`` for a report or a page, each unstorable character shown as �
+    (a lone surrogate could not even be sent as UTF-8)."""
+    return _UNSTORABLE_IN_ONE_LINE.sub("\ufffd", text)
+
+
+def _shown(text: str) -> str:
+    """A value quoted in a message: visible, and short."""
+    text = _visible(text)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 _django_email_validator = EmailValidator()
@@ -89,7 +140,7 @@ def _as_json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def _person_label(person: PersonRow) -> str:
+def person_label(person: PersonRow) -> str:
     name = f"{person.first_name} {person.last_name}".strip()
     return name or person.email or f"person {person.id}"
 
@@ -154,6 +205,25 @@ def plan_locations(
     return changes
 
 
+def _storable_locations(
+    locations: Iterable[RemoteLocation], *, source: str, notes: list[str]
+) -> list[RemoteLocation]:
+    """The locations whose id and name the depot mappings can hold; each one
+    left out is said in ``notes``."""
+    kept = []
+    for location in locations:
+        for what, text in (("id", location.remote_id), ("name", location.name)):
+            if found := _UNSTORABLE_IN_ONE_LINE.search(text):
+                notes.append(
+                    f"Location '{_shown(location.remote_id)}' was left out: "
+                    + _unstorable_problem(f"its {what}", found.group(), source)
+                )
+                break
+        else:
+            kept.append(location)
+    return kept
+
+
 class _EmployeePlanner:
     def __init__(self, *, settings: PlanSettings, state: DirectoryState) -> None:
         self.settings = settings
@@ -162,6 +232,20 @@ class _EmployeePlanner:
         self.valid_statuses = set(Person.Status.values)
         self.length_limits = [(n, limit) for n, limit in MAX_LENGTHS.items() if n in settings.provides]
         self.provided_fields = tuple(n for n in RemoteEmployee.PERSON_FIELDS if n in settings.provides)
+        # The text a record carries into the directory and its mapping: its id
+        # and status, the names and email the mapping's snapshot keeps, and
+        # every text field, location and manager the connector provides.
+        snapshot_fields = ("first_name", "last_name", "email")
+        text_fields = [
+            "remote_id",
+            "status",
+            *snapshot_fields,
+            *(n for n in MAX_LENGTHS if n in settings.provides and n not in snapshot_fields),
+            *(["location_id"] if "depot" in settings.provides else []),
+            *(["manager_remote_id"] if "manager" in settings.provides else []),
+        ]
+        self.text_fields = tuple(text_fields)
+        self._text_values = attrgetter(*text_fields)  # several names: a tuple
         # A roster spells its statuses a handful of ways: map each spelling once.
         self._status_by_spelling: dict[str, str | None] = {}
         self.mapping_written: set[str] = set()
@@ -214,15 +298,18 @@ class _EmployeePlanner:
         # An address already in the directory was validated when it was
         # stored; re-checking 100,000 of them on every sync buys nothing.
         if email and email not in self.state.people_by_email and not _email_is_valid(email):
-            problems.append(f"'{record.email.strip()}' is not a valid email address.")
+            problems.append(f"'{_shown(record.email.strip())}' is not a valid email address.")
         for name, limit in self.length_limits:
             value = getattr(record, name)
             if isinstance(value, str) and len(value) > limit and len(value.strip()) > limit:
                 problems.append(f"{name} is longer than {limit} characters.")
+        if len(record.remote_id) > MAX_REMOTE_ID_LENGTH:
+            problems.append(f"The record's id is longer than {MAX_REMOTE_ID_LENGTH} characters.")
+        problems.extend(self._text_problems(record))
         status = self._mapped_status(record.status)
         if status is None:
             problems.append(
-                f"Status '{record.status}' is not in the status map. "
+                f"Status '{_shown(record.status)}' is not in the status map. "
                 "Map it under Settings → Status map, then sync again."
                 if record.status
                 else "The record has no status."
@@ -231,6 +318,7 @@ class _EmployeePlanner:
             problems.append(f"The status map sends '{record.status}' to unknown status '{status}'.")
         if problems:
             change.message = " ".join(problems)
+            change.name, change.email = _visible(change.name), _visible(change.email)
             return change
 
         if id_counts[record.remote_id] > 1:
@@ -266,13 +354,13 @@ class _EmployeePlanner:
             if other is not None and other != record.remote_id:
                 return self._conflict(
                     change,
-                    f"{_person_label(person)} has this email but is already linked to record {other}.",
+                    f"{person_label(person)} has this email but is already linked to record {other}.",
                     snapshot,
                 )
             if person.managed_by_id not in (None, self.settings.connection_id):
                 return self._conflict(
                     change,
-                    f"{_person_label(person)} has this email but is managed by another connection.",
+                    f"{person_label(person)} has this email but is managed by another connection.",
                     snapshot,
                 )
             person_id = match
@@ -284,13 +372,46 @@ class _EmployeePlanner:
             if owner is not None and owner != person_id:
                 return self._conflict(
                     change,
-                    f"The new email {email} already belongs to {_person_label(self.state.people[owner])}.",
+                    f"The new email {email} already belongs to {person_label(self.state.people[owner])}.",
                     snapshot,
                 )
 
         if person_id is None:
             return self._plan_create(record, change, status, snapshot, mapping)
         return self._plan_existing(record, change, status, snapshot, mapping, person_id, action)
+
+    def _text_problems(self, record: RemoteEmployee) -> list[str]:
+        """Why the record's text cannot be stored: a control character, or an
+        over-long custom value."""
+        values = self._text_values(record)
+        custom = record.custom
+        # Printable text holds no control character: one quick test for the
+        # whole record, and the search for which one only when it fails.
+        if not custom:
+            return [] if "".join(values).isprintable() else list(self._unstorable(record, values))
+        custom_texts = [value for value in custom.values() if isinstance(value, str)]
+        problems: list[str] = []
+        if not ("".join(values) + "".join(custom) + "".join(custom_texts)).isprintable():
+            problems.extend(self._unstorable(record, values))
+        if max(map(len, custom_texts), default=0) > MAX_CUSTOM_VALUE_LENGTH:
+            problems.extend(
+                f"Custom field '{key}' is longer than {MAX_CUSTOM_VALUE_LENGTH} characters."
+                for key, value in custom.items()
+                if isinstance(value, str) and len(value) > MAX_CUSTOM_VALUE_LENGTH
+            )
+        return problems
+
+    def _unstorable(self, record: RemoteEmployee, values: tuple[str, ...]) -> Iterator[str]:
+        source = self.settings.connection_name
+        for name, value in zip(self.text_fields, values):
+            pattern = _UNSTORABLE if name in FREE_TEXT_FIELDS else _UNSTORABLE_IN_ONE_LINE
+            if found := pattern.search(value):
+                yield _unstorable_problem(f"The {_TEXT_LABELS[name]}", found.group(), source)
+        for key, value in record.custom.items():
+            if found := _UNSTORABLE_IN_ONE_LINE.search(key):
+                yield _unstorable_problem(f"The name of custom field '{_shown(key)}'", found.group(), source)
+            elif isinstance(value, str) and (found := _UNSTORABLE.search(value)):
+                yield _unstorable_problem(f"Custom field '{key}'", found.group(), source)
 
     def _conflict(self, change: Change, message: str, snapshot: dict | None = None) -> Change:
         change.action = Action.CONFLICT
@@ -385,7 +506,7 @@ class _EmployeePlanner:
         if person.is_protected and status in GONE and person.status not in GONE:
             values.pop("status")
             change.warnings.append(
-                f"{_person_label(person)} is protected: the source says {record.status}, "
+                f"{person_label(person)} is protected: the source says {record.status}, "
                 "but they were not deactivated."
             )
         for name, new in values.items():
@@ -449,7 +570,7 @@ class _EmployeePlanner:
     def _add_field(self, change: Change, name: str, old_id, new, *, manager_remote_id: str) -> None:
         def label(value):
             if isinstance(value, int) and value in self.state.people:
-                return _person_label(self.state.people[value])
+                return person_label(self.state.people[value])
             return f"record {value}" if value else None
 
         change.fields[name] = [label(old_id), label(new)]
@@ -472,13 +593,13 @@ class _EmployeePlanner:
                 remote_id=remote_id,
                 person_id=person_id,
                 email=person.email,
-                name=_person_label(person),
+                name=person_label(person),
                 message=f"No longer in {self.settings.connection_name}.",
             )
             if person.is_protected:
                 change.action = Action.UNCHANGED
                 change.warnings.append(
-                    f"{_person_label(person)} is no longer in the source but is protected: not deactivated."
+                    f"{person_label(person)} is no longer in the source but is protected: not deactivated."
                 )
             else:
                 change.fields["status"] = [person.status, Person.Status.INACTIVE.value]
@@ -522,6 +643,7 @@ def plan(
     """The whole plan for one run. Pure: ``state`` was read beforehand."""
     result = SyncPlan(mapped_count=state.mapped_count)
     if locations is not None:
+        locations = _storable_locations(locations, source=settings.connection_name, notes=result.notes)
         result.locations = plan_locations(locations=locations, state=state)
         # Employees planned in the same run see the locations this run adds
         # (on a copy: the caller's state stays what the database holds).
@@ -536,6 +658,11 @@ def plan(
         result.employees_planned = True
         seen = {r.remote_id for r in employees if r.remote_id}
         result.changes = plan_employees(records=employees, seen=seen, state=state, settings=settings)
+        # One change per record, in order, then the leavers'.
+        result.records_read = len(employees)
+        result.records_usable = sum(
+            1 for change in result.changes[: len(employees)] if change.action is not Action.ERROR
+        )
         result.mappings_gone, result.mappings_back = plan_presence(seen=seen, state=state, settings=settings)
         result.source_hash = source_fingerprint(employees)
     return result

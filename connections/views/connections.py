@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -33,11 +34,12 @@ from connections.forms import (
     config_values,
     connector_config_form,
     status_map_formset,
-    target_label,
 )
 from connections.models import Connection, SyncRun
+from connections.previews import check_preview_rows, check_preview_table
 from connections.summaries import sync_run_counts, sync_run_summary
 from connections.views.base import ConnectionTabMixin
+from connectors import http, outbound
 from connectors.base import Check, ConnectorError
 from connectors.registry import connector_class, enabled_kinds
 from hrsync.access import StaffRequiredMixin
@@ -70,6 +72,20 @@ def _flash_check(request: HttpRequest, check, *, prefix: str = "") -> None:
         messages.warning(request, f"{prefix}The connection test failed: {check.message}")
 
 
+def _vendor_deadline(*, saved: bool):
+    """The block in which a page waits on the vendor: at most
+    HRSYNC_WEB_CHECK_SECONDS, well under the web worker's own timeout, so a
+    slow vendor gets a sentence rather than a killed request (a 500). Syncs
+    in the worker keep the full timeouts. ``saved``: the admin's settings are
+    saved by the time the vendor is asked."""
+    allowance = f"{http.DEFAULT_TIMEOUT[1]:g} s per request, with retries"
+    then = (
+        f"{'The settings were saved; the next sync' if saved else 'The next sync'} will try again "
+        f"with the full time allowance ({allowance})."
+    )
+    return outbound.deadline(seconds=settings.HRSYNC_WEB_CHECK_SECONDS, then=then)
+
+
 def _safe_next(request: HttpRequest) -> str | None:
     """The ``next`` a form posted, when it is a page of this site."""
     target = request.POST.get("next") or request.GET.get("next")
@@ -96,29 +112,15 @@ def _check_session_key(connection: Connection) -> str:
 def _remember_check(request: HttpRequest, connection: Connection, check: Check) -> None:
     key = _check_session_key(connection)
     found: dict[str, Any] = {}
-    if check.sample and connector_class(connection.kind).check_preview:
-        found["sample"] = check.sample
+    sample = check_preview_rows(connection=connection, check=check)
+    if sample:
+        found["sample"] = sample
     if check.host_key is not None and not check.ok:
         found["host_key"] = {"fingerprint": check.host_key.fingerprint, "key_type": check.host_key.key_type}
     if found and connection.last_check_at is not None:
         request.session[key] = {"at": connection.last_check_at.isoformat(), **found}
     else:
         request.session.pop(key, None)
-
-
-def _preview_label(name: str) -> str:
-    if name.startswith("custom."):
-        return f"{name.removeprefix('custom.')} (custom field)"
-    return {"line": "Line", "key": "Unique key", "depot": "Location (depot)", "manager": "Manager",
-            "status": "Status", "problems": "Problems"}.get(name) or target_label(name)
-
-
-def _preview(sample: list[dict[str, Any]]) -> dict[str, Any]:
-    names = list(dict.fromkeys(name for row in sample for name in row))
-    return {
-        "headers": [(name, _preview_label(name)) for name in names],
-        "rows": [[(name, row.get(name)) for name in names] for row in sample],
-    }
 
 
 def _check_extras(request: HttpRequest, connection: Connection) -> dict[str, Any]:
@@ -132,7 +134,7 @@ def _check_extras(request: HttpRequest, connection: Connection) -> dict[str, Any
         return {}
     extras: dict[str, Any] = {}
     if found.get("sample"):
-        extras["check_preview"] = _preview(found.pop("sample"))
+        extras["check_preview"] = check_preview_table(rows=found.pop("sample"))
     if found.get("host_key"):
         extras["host_key_offer"] = found["host_key"]
         request.session[key] = found
@@ -207,7 +209,8 @@ class ConnectionCreateView(StaffRequiredMixin, View):
         except ValidationError as exc:
             add_service_error(name_form, exc)
             return self._details(request, kind, name_form, config_form, status=400)
-        check = services.connection_check(connection=connection)
+        with _vendor_deadline(saved=True):
+            check = services.connection_check(connection=connection)
         _remember_check(request, connection, check)
         _flash_check(request, check, prefix=f"{connection.name} saved. ")
         return redirect("connections:overview", connection.pk)
@@ -323,6 +326,8 @@ class ConnectionSyncView(ConnectionTabMixin, View):
             )
         except (services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
             messages.warning(request, str(exc))
+        except services.TaskQueueUnreachable as exc:
+            messages.error(request, str(exc))
         else:
             messages.success(request, f"{run_title(run)} #{run.pk} queued.")
         return redirect("connections:overview", pk)
@@ -383,7 +388,8 @@ class ConnectionTestView(ConnectionTabMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        check = services.connection_check(connection=self.connection)
+        with _vendor_deadline(saved=False):
+            check = services.connection_check(connection=self.connection)
         _remember_check(request, self.connection, check)
         _flash_check(request, check)
         return redirect(_safe_next(request) or reverse("connections:overview", args=[pk]))
@@ -398,16 +404,17 @@ class ConnectionPinHostKeyView(ConnectionTabMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         connection = self.connection
         target = _safe_next(request) or reverse("connections:overview", args=[pk])
-        try:
-            pinned = services.connection_pin_host_key(
-                connection=connection, fingerprint_shown=request.POST.get("fingerprint", "")
-            )
-        except services.HostKeyNotPinned as exc:
-            # Drop the stale offer: the admin must Test again and compare again.
-            request.session.pop(_check_session_key(connection), None)
-            messages.error(request, str(exc))
-            return redirect(target)
-        check = services.connection_check(connection=connection)
+        with _vendor_deadline(saved=False):
+            try:
+                pinned = services.connection_pin_host_key(
+                    connection=connection, fingerprint_shown=request.POST.get("fingerprint", "")
+                )
+            except services.HostKeyNotPinned as exc:
+                # Drop the stale offer: the admin must Test again and compare again.
+                request.session.pop(_check_session_key(connection), None)
+                messages.error(request, str(exc))
+                return redirect(target)
+            check = services.connection_check(connection=connection)
         _remember_check(request, connection, check)
         _flash_check(request, check, prefix=f"Pinned the {pinned}. ")
         return redirect(target)
@@ -428,7 +435,8 @@ class ConnectionColumnsView(CheckResultMixin, ConnectionTabMixin, TemplateView):
 
     def _layout(self):
         try:
-            return services.connector_for(connection=self.connection).column_headers(), ""
+            with _vendor_deadline(saved=False):
+                return services.connector_for(connection=self.connection).column_headers(), ""
         except ConnectorError as exc:
             return None, exc.message
 
@@ -439,6 +447,11 @@ class ConnectionColumnsView(CheckResultMixin, ConnectionTabMixin, TemplateView):
         return self.render_to_response(self.get_context_data(form=form, layout=layout, read_error=error))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        # One allowance for the whole request: reading the header, then the check.
+        with _vendor_deadline(saved=False):
+            return self._save(request, pk)
+
+    def _save(self, request: HttpRequest, pk: int) -> HttpResponse:
         connection = self.connection
         targets = self._targets()
         layout, error = self._layout()
@@ -453,7 +466,8 @@ class ConnectionColumnsView(CheckResultMixin, ConnectionTabMixin, TemplateView):
             except ValidationError as exc:
                 add_service_error(form, exc)
             else:
-                check = services.connection_check(connection=connection)
+                with _vendor_deadline(saved=True):
+                    check = services.connection_check(connection=connection)
                 _remember_check(request, connection, check)
                 _flash_check(request, check, prefix="Column mapping saved. ")
                 return redirect("connections:columns", pk)
@@ -492,7 +506,8 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
             except ValidationError as exc:
                 add_service_error(form, exc)
             else:
-                check = services.connection_check(connection=connection)
+                with _vendor_deadline(saved=True):
+                    check = services.connection_check(connection=connection)
                 _remember_check(request, connection, check)
                 _flash_check(request, check, prefix="Settings saved. ")
                 return redirect("connections:settings", pk)

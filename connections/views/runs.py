@@ -3,7 +3,6 @@ admin takes on a run (approve or reject a blocked run, apply a dry run)."""
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -21,6 +20,7 @@ from connections.models import SyncRun
 from connections.summaries import SUMMARY_COUNT_KEYS, sync_run_counts
 from connections.sync.changes import Action
 from connections.views.base import ConnectionTabMixin
+from hrsync.csv_export import csv_lines
 
 Status = SyncRun.Status
 
@@ -45,8 +45,6 @@ WARNINGS_FILTER = "warnings"
 LOCATION_COUNT_LABELS = {"create": "new", "update": "renamed", "unchanged": "unchanged"}
 
 CSV_COLUMNS = ("action", "remote_id", "person_id", "email", "name", "field", "old", "new", "message", "warnings")
-#: A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def run_duration(run: SyncRun) -> str:
@@ -207,25 +205,6 @@ class RunDetailView(ConnectionTabMixin, TemplateView):
 # -- the report as CSV ----------------------------------------------------------------
 
 
-class _Echo:
-    """A file-like object whose write() hands the line back, for streaming."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_cell(value: Any) -> Any:
-    """A cell as text, defused: a leading = + - @ would make it a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, bool | int | float):
-        return value
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(FORMULA_PREFIXES):
-        return "'" + text
-    return text
-
-
 def report_csv_rows(changes: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
     """One row per changed field; one row with an empty field when none changed."""
     yield list(CSV_COLUMNS)
@@ -240,11 +219,11 @@ def report_csv_rows(changes: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
         tail = [change.get("message", ""), "; ".join(str(w) for w in change.get("warnings") or [])]
         fields = change.get("fields") or {}
         if not fields:
-            yield [csv_cell(v) for v in (*head, "", "", "", *tail)]
+            yield [*head, "", "", "", *tail]
             continue
         for name, diff in fields.items():
             old, new = (list(diff) + [None, None])[:2] if isinstance(diff, list | tuple) else (None, diff)
-            yield [csv_cell(v) for v in (*head, name, old, new, *tail)]
+            yield [*head, name, old, new, *tail]
 
 
 class RunReportCsvView(ConnectionTabMixin, View):
@@ -253,10 +232,7 @@ class RunReportCsvView(ConnectionTabMixin, View):
     def get(self, request: HttpRequest, pk: int, run_id: int) -> StreamingHttpResponse:
         run = _get_run(self, run_id)
         changes = (run.report or {}).get("changes") or []
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse(
-            (writer.writerow(row) for row in report_csv_rows(changes)), content_type="text/csv; charset=utf-8"
-        )
+        response = StreamingHttpResponse(csv_lines(report_csv_rows(changes)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="hrsync-run-{run.pk}.csv"'
         return response
 
@@ -285,6 +261,8 @@ class _RunDecisionView(ConnectionTabMixin, View):
             self.decide(run)
         except (services.SyncRunStateError, services.SyncAlreadyRunning) as exc:
             messages.warning(request, str(exc))
+        except services.TaskQueueUnreachable as exc:
+            messages.error(request, str(exc))
         return redirect("connections:run", pk=self.connection.pk, run_id=run.pk)
 
     def decide(self, run: SyncRun) -> None:
@@ -328,6 +306,9 @@ class RunApplyView(ConnectionTabMixin, View):
             run = services.sync_run_apply_dry_run(dry_run=dry_run, user=request.user)
         except (services.SyncRunStateError, services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
             messages.warning(request, str(exc))
+            return redirect("connections:run", pk=self.connection.pk, run_id=dry_run.pk)
+        except services.TaskQueueUnreachable as exc:
+            messages.error(request, str(exc))
             return redirect("connections:run", pk=self.connection.pk, run_id=dry_run.pk)
         messages.success(request, f"Applying dry run #{dry_run.pk}: run #{run.pk} is on its way.")
         return redirect("connections:run", pk=self.connection.pk, run_id=run.pk)

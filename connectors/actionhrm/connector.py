@@ -116,6 +116,7 @@ class ActionHRMConnector(Connector):
     default_status_map: ClassVar[dict[str, str]] = STANDARD_STATUS_MAP
 
     provides = PROFILE_FIELDS
+    field_map_fields = frozenset({*DEFAULT_FIELDS, *FIELD_ALIASES})
 
     _session: http.HttpSession | None = None
 
@@ -198,7 +199,7 @@ class ActionHRMConnector(Connector):
     def _get_json(self, url: str, **kwargs: Any) -> Any:
         try:
             return http.request_json(
-                self.session, "GET", url, vendor=VENDOR, messages=_MESSAGES, **kwargs
+                self.session, "GET", url, vendor=VENDOR, messages=_MESSAGES, scrub=self.scrub, **kwargs
             )
         except ConnectorError as exc:
             raise self._scrubbed(exc) from exc.__cause__
@@ -206,9 +207,8 @@ class ActionHRMConnector(Connector):
     def _scrubbed(self, exc: ConnectorError) -> ConnectorError:
         """Belt and braces: a message must never carry the password, even if
         a server echoed it back into a quoted page title."""
-        password = self.secret("password")
-        if password and password in exc.message:
-            message = exc.message.replace(password, "********")
+        message = self.scrub(exc.message)
+        if message != exc.message:
             return ConnectorError(message, permanent=exc.permanent)
         return exc
 

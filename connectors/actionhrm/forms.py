@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 from django import forms
 
-from connectors.base import setting_clean
+from connectors.base import address_split, setting_clean
 from connectors.http import insecure_loopback_allowed
+from connectors.outbound import is_local_host
 
 DEFAULT_LOCATIONS_PATH = "/api/v1/locations"
 DEFAULT_EMPLOYEES_PATH = "/api/v1/employees"
@@ -17,7 +17,6 @@ MAX_PER_PAGE = 1000
 VENDOR_DOMAIN = "actionhrm.com"
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def normalise_subdomain(value: str) -> str:
@@ -60,15 +59,11 @@ def normalise_base_url(value: str) -> str:
     The error messages never repeat the URL (it might carry a password).
     """
     text = value.strip()
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ValueError("Enter a valid URL, such as https://my-company.actionhrm.com.") from None
+    parts = address_split(text, invalid="Enter a valid URL, such as https://my-company.actionhrm.com.")
     scheme = parts.scheme.lower()
     insecure_ok = (
         scheme == "http"
-        and (parts.hostname or "").lower() in _LOOPBACK_HOSTS
+        and is_local_host(parts.hostname or "")
         and insecure_loopback_allowed()
     )
     if scheme != "https" and not insecure_ok:

@@ -18,7 +18,8 @@ subject to the safeguard.
 
 A bad row (no key, a bad date, a ragged row) is a row error with its line
 number; the file as a whole failing (no such file, a missing mapped column,
-the wrong separator or encoding) stops the run before anything changes.
+the wrong separator or encoding, a quote that never closes) stops the run
+before anything changes.
 Locations are the distinct values of the location column; reading them is a
 second pass over the file, so scope=employees reads it once.
 """
@@ -140,11 +141,7 @@ class CsvFileConnector(Connector):
         try:
             yield
         except ConnectorError as exc:
-            message = exc.message
-            for name in self.secret_fields:
-                secret = self.secret(name)
-                if len(secret) >= 3 and secret in message:
-                    message = message.replace(secret, "********")
+            message = self.scrub(exc.message)
             if message == exc.message:
                 raise
             raise ConnectorError(message, permanent=exc.permanent) from None
@@ -170,6 +167,7 @@ class CsvFileConnector(Connector):
             passphrase=self.secret("passphrase"),
             host_key=str(self.config.get("host_key") or ""),
             ca_bundle=str(self.config.get("ca_bundle") or ""),
+            scrub=self.scrub,
         )
         with opener as stream:
             logger.info("Reading %s", self.describe())

@@ -12,17 +12,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from django import forms
 from django.conf import settings
 
-from connectors.base import setting_clean
+from connectors.base import address_split, setting_clean
 from connectors.http import insecure_loopback_allowed
+from connectors.outbound import is_local_host
 from connectors.csv_file import columns as column_rules
 from connectors.csv_file import ssh
 
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_PORTS = {"sftp": 22, "https": 443, "http": 80}
 
 #: Setting value → the character the csv module uses (None: detect it).
@@ -99,11 +99,8 @@ def parse_uri(value: str) -> FileAddress:
     example = "such as sftp://files.example.com/exports/staff.csv or https://hr.example.com/staff.csv"
     if not text:
         raise ValueError(f"Enter the full address of the file, {example}.")
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise ValueError(f"Enter a valid address, {example}.") from None
+    parts = address_split(text, invalid=f"Enter a valid address, {example}.")
+    port = parts.port
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if parts.username is not None or parts.password is not None:
@@ -125,7 +122,7 @@ def parse_uri(value: str) -> FileAddress:
             raise ValueError("A file:// address needs the absolute path of a file: file:///path/to/staff.csv.")
         return FileAddress("file", "", None, path, f"file://{parts.path}")
 
-    insecure_ok = scheme == "http" and host in _LOOPBACK_HOSTS and insecure_loopback_allowed()
+    insecure_ok = scheme == "http" and is_local_host(host) and insecure_loopback_allowed()
     if scheme not in ("sftp", "https") and not insecure_ok:
         raise ValueError(f"The address must start with sftp:// or https://, {example}.")
     if not host:

@@ -19,6 +19,15 @@ from connectors.base import ConnectorError
 READ_SIZE = 64 * 1024
 #: A "line" longer than this is not CSV (or its quotes are broken).
 MAX_LINE_BYTES = 4 * 1024 * 1024
+#: A quoted value may hold line breaks (an address, a note), but one running
+#: past this many lines is a stray quote swallowing the records after it.
+MAX_QUOTED_LINES = 50
+# csv's own field limit (128 KB by default) would fail the whole file on one
+# long value in a well-formed row. The reader's bounds above are the real
+# ones: no field is longer than a line or a quoted value may be, so a long
+# value reaches the column mapping (a row error), and a runaway quote is
+# stopped where it opened (a file error).
+csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_BYTES))
 #: Separators auto-detection chooses between, in order of preference on a tie.
 CANDIDATES = (",", ";", "\t", "|")
 _UTF8_BOM = codecs.BOM_UTF8
@@ -69,6 +78,14 @@ def physical_lines(
             break
         data = pending + chunk if pending else chunk
         lines = data.splitlines(keepends=True)
+        if len(data) > max_line:
+            for index, line in enumerate(lines):
+                if len(line) > max_line:
+                    raise ConnectorError(
+                        f"Line {line_number + index + 1} is longer than {max_line // (1024 * 1024)} MB; "
+                        "this does not look like a CSV file of people.",
+                        permanent=True,
+                    )
         last = lines[-1]
         # A last piece without "\n" may continue in the next chunk (including
         # a "\r" whose "\n" has not arrived yet).
@@ -78,12 +95,6 @@ def physical_lines(
             pending = b""
         line_number += len(lines)
         yield from lines
-        if len(pending) > max_line:
-            raise ConnectorError(
-                f"Line {line_number + 1} is longer than {max_line // (1024 * 1024)} MB; "
-                "this does not look like a CSV file of people.",
-                permanent=True,
-            )
     if pending:
         yield pending
 
@@ -121,6 +132,15 @@ def _encoding_error(line: int, codec: str) -> ConnectorError:
     others = ", ".join(n for n in ("UTF-8", "Latin-1", "Windows-1252") if n != name)
     return ConnectorError(
         f"Line {line} is not valid {name}; choose the file's encoding ({others}) in the settings.",
+        permanent=True,
+    )
+
+
+def _unclosed_quote(line: int, how: str) -> ConnectorError:
+    return ConnectorError(
+        f"The quote that opens on line {line} {how}, so everything after it would be read as one "
+        "value. A value that starts with a quote must end with one (a quote inside a value is "
+        'written twice: ""); correct that line, then sync again.',
         permanent=True,
     )
 
@@ -188,12 +208,15 @@ class CsvTable:
         if first is None:
             raise ConnectorError(
                 "The file is empty" + (" (it has only blank lines)" if peeked else "")
-                + "; a roster needs at least a header row. Nothing was changed.",
+                + "; a roster needs at least a header row.",
                 permanent=True,
             )
         self.delimiter = choose_delimiter(first, delimiter, quotechar)
-        self._reader = csv.reader(chain(peeked, lines), **_dialect(self.delimiter, quotechar))
         self._last_line = 0  # the physical line the previous record ended on
+        self._record_start = 1  # the physical line the record being read starts on
+        self._reader = csv.reader(
+            self._bounded(chain(peeked, lines)), **_dialect(self.delimiter, quotechar)
+        )
         self.header: list[str] | None = None
         self.header_line = 0
         self._first_row: tuple[int, list[str]] | None = None
@@ -201,7 +224,7 @@ class CsvTable:
             found = self._next()
             if found is None:
                 raise ConnectorError(
-                    "The file has no header row with any names in it. Nothing was changed.",
+                    "The file has no header row with any names in it.",
                     permanent=True,
                 )
             self.header_line, self.header = found[0], [h.strip() for h in found[1]]
@@ -213,7 +236,7 @@ class CsvTable:
     def _next(self) -> tuple[int, list[str]] | None:
         """The next non-blank record and the line it starts on."""
         while True:
-            start = self._last_line + 1
+            start = self._record_start = self._last_line + 1
             try:
                 row = next(self._reader)
             except StopIteration:
@@ -228,10 +251,51 @@ class CsvTable:
             if any(cell.strip() for cell in row):
                 return start, row
 
+    def _bounded(self, lines: Iterable[str]) -> Iterator[str]:
+        """The lines for ``csv.reader``, stopping a quoted value that never ends.
+
+        The reader asks for the next line before the record ends only while
+        a quoted value is open, so a record running past MAX_QUOTED_LINES
+        (or MAX_LINE_BYTES), or still open at the end of the file, is a
+        stray quote: every record after it would be read as part of one value,
+        and everyone listed there would look as if they had left.
+        """
+        size = 0
+        for number, line in enumerate(lines, start=1):
+            if number == self._record_start:
+                size = len(line)
+            else:
+                size += len(line)
+                if number - self._record_start >= MAX_QUOTED_LINES:
+                    raise _unclosed_quote(
+                        self._record_start, f"is not closed within {MAX_QUOTED_LINES} lines"
+                    )
+                if size > MAX_LINE_BYTES:
+                    raise _unclosed_quote(
+                        self._record_start, f"is not closed within {MAX_LINE_BYTES // (1024 * 1024)} MB"
+                    )
+            yield line
+        if self._reader.line_num >= self._record_start:
+            raise _unclosed_quote(self._record_start, "is never closed: the file ends inside it")
+
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """``(line, fields)`` for every record after the header."""
         if self._first_row is not None:
             first, self._first_row = self._first_row, None
             yield first
         while (found := self._next()) is not None:
+            line, fields = found
+            if self._last_line > line and len(fields) != self.width:
+                # A quoted value over several lines that leaves the record
+                # the wrong shape is a stray quote another quote closed further
+                # down: the people on the lines between would look as if they
+                # had left.
+                raise ConnectorError(
+                    f"The quote that opens on line {line} closes only on line {self._last_line}, so "
+                    f"lines {line} to {self._last_line} would be read as one record of {len(fields)} "
+                    f"fields where the header has {self.width}. A value that starts with a quote must "
+                    'end with one (a quote inside a value is written twice: ""); correct that line, '
+                    "then sync again.",
+                    permanent=True,
+                )
             yield found

@@ -7,6 +7,11 @@ or a ``SHA256:`` fingerprint (checked by a RejectPolicy that accepts exactly
 that key). Without a pin every connection is refused, and the refusal names
 the key the server offered so that an admin can check it and pin it.
 
+hrsync opens the TCP connection itself, through
+:func:`connectors.outbound.socket_connect`, so the deployment's address rules
+apply to the address actually connected to; inside a web page's
+:func:`connectors.outbound.deadline` every timeout and retry fits in what is left.
+
 Nothing here logs or puts in a message a password, a passphrase or key
 material; messages name the host, port, path and user only.
 """
@@ -19,6 +24,7 @@ import logging
 import re
 import socket
 import stat
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 import paramiko
 from paramiko.ssh_exception import IncompatiblePeer, NoValidConnectionsError
 
-from connectors import http
+from connectors import http, outbound
 from connectors.base import ConnectorError
 from connectors.csv_file.reader import IteratorStream
 
@@ -333,8 +339,32 @@ def _not_pinned(host_port: str, key: paramiko.PKey) -> ConnectorError:
     )
 
 
+#: Where paramiko's transport logs while hrsync asks the server for another
+#: kind of host key: a child of paramiko's own channel, so its levels apply.
+KEY_TYPE_RETRY_LOG = "paramiko.transport.key_type_retry"
+
+
+class _ExpectedIncompatiblePeer(logging.Filter):
+    """Drops paramiko's report of a key type the server does not have.
+
+    The transport thread logs the refusal at ERROR, its traceback one line
+    per record, before ``connect()`` raises it; during the key-type retry the
+    refusal is expected and handled. A filter runs in the thread that logs,
+    inside paramiko's ``except`` block, so the exception being handled says
+    which records report it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not isinstance(sys.exc_info()[1], IncompatiblePeer)
+
+
+logging.getLogger(KEY_TYPE_RETRY_LOG).addFilter(_ExpectedIncompatiblePeer())
+
+
 def _connect_once(host: str, port: int, login: SftpLogin, pin: HostPin, disabled_keys: list[str] | None):
     client = paramiko.SSHClient()
+    if disabled_keys:  # only the key-type retry narrows the key types
+        client.set_log_channel(KEY_TYPE_RETRY_LOG)
     client.set_missing_host_key_policy(PinnedKeyPolicy(pin.fingerprint))
     for key in pin.keys:
         client.get_host_keys().add(hostkey_name(host, port), key.get_name(), key)
@@ -347,10 +377,11 @@ def _connect_once(host: str, port: int, login: SftpLogin, pin: HostPin, disabled
             pkey=login.pkey,
             look_for_keys=False,
             allow_agent=False,
-            timeout=CONNECT_TIMEOUT,
-            banner_timeout=CONNECT_TIMEOUT,
-            auth_timeout=AUTH_TIMEOUT,
-            channel_timeout=READ_TIMEOUT,
+            # Opened here, not by paramiko, so that the address rules apply.
+            sock=outbound.socket_connect((host, port), timeout=outbound.within_deadline(CONNECT_TIMEOUT)),
+            banner_timeout=outbound.within_deadline(CONNECT_TIMEOUT),
+            auth_timeout=outbound.within_deadline(AUTH_TIMEOUT),
+            channel_timeout=outbound.within_deadline(READ_TIMEOUT),
             disabled_algorithms={"keys": disabled_keys} if disabled_keys else None,
         )
     except BaseException:
@@ -387,7 +418,8 @@ def _connect_classified(host: str, port: int, login: SftpLogin, pin: HostPin) ->
                 except _Refused:
                     continue
                 except IncompatiblePeer:
-                    continue  # the server has no key of this kind
+                    logger.debug("%s has no %s host key", host_port, family)
+                    continue
             raise _mismatch(pin.fingerprint, offered) from None
     except ConnectorError:
         raise
@@ -406,16 +438,17 @@ def _connect_classified(host: str, port: int, login: SftpLogin, pin: HostPin) ->
 def sftp_connect(host: str, port: int, login: SftpLogin, pin: HostPin) -> paramiko.SSHClient:
     """A logged-in client, or a ConnectorError an admin can act on.
 
-    Unreachable servers are tried ``CONNECT_ATTEMPTS`` times with backoff;
-    host key and login failures are permanent and not retried.
+    Unreachable servers are tried ``CONNECT_ATTEMPTS`` times with backoff
+    (within a web page's deadline); host key and login failures are
+    permanent and not retried.
     """
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:
             return _connect_classified(host, port, login, pin)
         except _Transient as transient:
-            if attempt >= CONNECT_ATTEMPTS:
-                raise transient.error from None
             delay = 2.0 ** attempt
+            if attempt >= CONNECT_ATTEMPTS or not outbound.deadline_allows(delay):
+                raise outbound.deadline_or(transient.error, where=f"{host}:{port}") from None
             logger.info("SFTP %s:%s unreachable; retrying in %.0f s", host, port, delay)
             http.backoff_sleep(delay)
     raise AssertionError("unreachable")
@@ -429,13 +462,13 @@ def open_sftp_file(host: str, port: int, path: str, login: SftpLogin, pin: HostP
     try:
         try:
             sftp = client.open_sftp()
-            sftp.get_channel().settimeout(READ_TIMEOUT)
+            sftp.get_channel().settimeout(outbound.within_deadline(READ_TIMEOUT))
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise ConnectorError(
+            raise outbound.deadline_or(ConnectorError(
                 f"{host}:{port} accepted the login but did not start SFTP ({type(exc).__name__}). "
                 "Check that the account may use SFTP.",
                 permanent=True,
-            ) from None
+            ), where=f"{host}:{port}") from None
         try:
             attrs = sftp.stat(path)
             if stat.S_ISDIR(attrs.st_mode or 0):
@@ -450,17 +483,19 @@ def open_sftp_file(host: str, port: int, path: str, login: SftpLogin, pin: HostP
                 permanent=True,
             ) from None
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise ConnectorError(
+            raise outbound.deadline_or(ConnectorError(
                 f"Could not open {where} ({type(exc).__name__}). hrsync will try again at the next sync.",
                 permanent=False,
-            ) from None
+            ), where=f"{host}:{port}") from None
         with handle:
-            yield IteratorStream(_sftp_chunks(handle, attrs, where))
+            yield IteratorStream(_sftp_chunks(handle, attrs, where, host_port=f"{host}:{port}"))
     finally:
         client.close()
 
 
-def _sftp_chunks(handle: paramiko.SFTPFile, attrs: paramiko.SFTPAttributes, where: str) -> Iterator[bytes]:
+def _sftp_chunks(
+    handle: paramiko.SFTPFile, attrs: paramiko.SFTPAttributes, where: str, *, host_port: str
+) -> Iterator[bytes]:
     size = attrs.st_size or 0
     offset = 0
     try:
@@ -477,15 +512,15 @@ def _sftp_chunks(handle: paramiko.SFTPFile, attrs: paramiko.SFTPAttributes, wher
             break
         after = handle.stat()
     except (OSError, EOFError, paramiko.SSHException) as exc:
-        raise ConnectorError(
+        raise outbound.deadline_or(ConnectorError(
             f"The SFTP download of {where} broke off part way ({type(exc).__name__}). "
-            "Nothing was changed; hrsync will try again at the next sync.",
+            "hrsync will try again at the next sync.",
             permanent=False,
-        ) from None
+        ), where=host_port) from None
     if offset < size or after.st_size != attrs.st_size or after.st_mtime != attrs.st_mtime:
         raise ConnectorError(
             f"{where} changed while hrsync was reading it (it is probably being written). "
-            "Nothing was changed; hrsync will try again at the next sync.",
+            "hrsync will try again at the next sync.",
             permanent=False,
         )
 
@@ -496,15 +531,16 @@ def fetch_host_key(host: str, port: int) -> paramiko.PKey:
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         transport = None
         try:
-            sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+            sock = outbound.socket_connect((host, port), timeout=outbound.within_deadline(CONNECT_TIMEOUT))
             transport = paramiko.Transport(sock)
-            transport.banner_timeout = CONNECT_TIMEOUT
-            transport.start_client(timeout=CONNECT_TIMEOUT)
+            transport.banner_timeout = outbound.within_deadline(CONNECT_TIMEOUT)
+            transport.start_client(timeout=outbound.within_deadline(CONNECT_TIMEOUT))
             return transport.get_remote_server_key()
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            if attempt >= CONNECT_ATTEMPTS:
-                raise _unreachable(exc, host_port) from None
-            http.backoff_sleep(2.0 ** attempt)
+            delay = 2.0 ** attempt
+            if attempt >= CONNECT_ATTEMPTS or not outbound.deadline_allows(delay):
+                raise outbound.deadline_or(_unreachable(exc, host_port), where=host_port) from None
+            http.backoff_sleep(delay)
         finally:
             if transport is not None:
                 transport.close()

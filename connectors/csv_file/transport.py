@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import BinaryIO
 
 import requests
 
-from connectors import http
+from connectors import http, outbound
 from connectors.base import ConnectorError
 from connectors.csv_file import ssh
 from connectors.csv_file.forms import FileAddress, local_files_allowed, parse_uri
@@ -90,7 +90,7 @@ def _tls_reason(exc: BaseException) -> str:
 
 @contextmanager
 def open_https(
-    address: FileAddress, *, username: str, password: str, ca_bundle: str
+    address: FileAddress, *, username: str, password: str, ca_bundle: str, scrub: Callable[[str], str]
 ) -> Iterator[IteratorStream]:
     url = address.url
     where = http.safe_url(url)
@@ -118,7 +118,7 @@ def open_https(
         except requests.RequestException as exc:
             raise http.unreachable_error(exc, url=url) from None
         try:
-            http.raise_for_status(response, vendor="The web server", messages=_HTTP_MESSAGES)
+            http.raise_for_status(response, vendor="The web server", messages=_HTTP_MESSAGES, scrub=scrub)
             content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if content_type in {"text/html", "application/xhtml+xml"}:
                 raise ConnectorError(
@@ -136,14 +136,18 @@ def open_https(
 
 
 def _http_chunks(response: requests.Response, where: str) -> Iterator[bytes]:
+    host = http.safe_host(response.url or "")
     try:
-        yield from response.iter_content(chunk_size=HTTP_CHUNK)
+        for chunk in response.iter_content(chunk_size=HTTP_CHUNK):
+            if outbound.deadline_passed():
+                raise outbound.deadline_error(host)
+            yield chunk
     except requests.RequestException as exc:
-        raise ConnectorError(
+        raise outbound.deadline_or(ConnectorError(
             f"The download of {where} broke off part way ({type(exc).__name__}). "
-            "Nothing was changed; hrsync will try again at the next sync.",
+            "hrsync will try again at the next sync.",
             permanent=False,
-        ) from None
+        ), where=host) from None
 
 
 def open_stream(
@@ -155,12 +159,14 @@ def open_stream(
     passphrase: str,
     host_key: str,
     ca_bundle: str,
+    scrub: Callable[[str], str],
 ):
-    """The context manager that reads ``address`` with these credentials."""
+    """The context manager that reads ``address`` with these credentials.
+    ``scrub`` (``Connector.scrub``) cleans the server's own words of secrets."""
     if address.scheme == "file":
         return open_local(address)
     if address.scheme in ("https", "http"):
-        return open_https(address, username=username, password=password, ca_bundle=ca_bundle)
+        return open_https(address, username=username, password=password, ca_bundle=ca_bundle, scrub=scrub)
     if not username:
         raise ConnectorError(
             "The SFTP connection has no username. Enter it in the connection settings.", permanent=True

@@ -9,22 +9,15 @@ from django import forms
 
 from hrsync.people.models import Depot, Person
 from hrsync.people.services import EDITABLE_FIELDS
+from hrsync.search import SearchForm
 
 #: The depot filter's value for "people without a depot".
 NO_DEPOT = "none"
 
 
-class PersonFilterForm(forms.Form):
+class PersonFilterForm(SearchForm):
     """The directory's search box and filters (all optional, GET)."""
 
-    q = forms.CharField(
-        label="Search",
-        required=False,
-        max_length=200,
-        widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Name, email or employee reference"}
-        ),
-    )
     depot = forms.ChoiceField(label="Depot", required=False)
     status = forms.ChoiceField(
         label="Status", required=False, choices=[("", "All statuses"), *Person.Status.choices]
@@ -32,6 +25,7 @@ class PersonFilterForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["q"].widget.attrs["placeholder"] = "Name, email or employee reference"
         depots = Depot.objects.values_list("pk", "name")
         self.fields["depot"].choices = [
             ("", "All depots"),

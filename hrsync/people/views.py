@@ -18,6 +18,7 @@ from hrsync.access import StaffRequiredMixin
 from hrsync.people import services
 from hrsync.people.forms import NO_DEPOT, PersonFilterForm, PersonForm
 from hrsync.people.models import Person
+from hrsync.search import search_text
 from mappings.models import EmployeeMapping
 
 #: Connection columns never read by these pages: loading ``secrets`` would
@@ -86,7 +87,7 @@ class PersonSearchView(StaffRequiredMixin, View):
     LIMIT = 20
 
     def get(self, request: HttpRequest) -> JsonResponse:
-        text = request.GET.get("q", "").strip()
+        text = search_text(request.GET)
         if len(text) < self.MIN_LENGTH:
             return JsonResponse({"results": []})
         people = search_people(Person.objects.all(), text).only(

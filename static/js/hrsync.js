@@ -13,6 +13,14 @@
  *  - Column mapping: <select data-target-select id="ID"> + <span data-custom-for="ID">
  *    (the custom field's key): shown only while "custom" is chosen. Without
  *    JS it is always shown (and ignored unless "custom" is chosen).
+ *  - Manager picker: <div data-picker-for="ID" data-search-url="…" hidden> with an
+ *    <input type="search"> and a results list inside: finds people by name and
+ *    puts the chosen one's id into the field ID. Without JS it stays hidden and
+ *    the field takes a person id.
+ *
+ * Every page is served with a Content-Security-Policy that refuses inline
+ * scripts and on…= attributes: behaviour belongs here, wired by data-
+ * attributes, never in a template.
  */
 document.documentElement.classList.add("js");
 
@@ -145,10 +153,61 @@ document.documentElement.classList.add("js");
     sync();
   }
 
+  // -- manager picker: find a person by name instead of typing an id -------------
+  function setupPersonPicker(picker) {
+    var target = document.getElementById(picker.getAttribute("data-picker-for"));
+    var search = picker.querySelector("input[type=search]");
+    var results = picker.querySelector(".picker-results");
+    if (!target || !search || !results || !window.fetch) return;
+    var timer = null;
+    picker.hidden = false;
+
+    function item(text, onClick) {
+      var li = document.createElement("li");
+      if (onClick) {
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "linkish";
+        button.textContent = text;
+        button.addEventListener("click", onClick);
+        li.appendChild(button);
+      } else {
+        li.className = "muted";
+        li.textContent = text;
+      }
+      results.appendChild(li);
+    }
+
+    search.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () {
+        var q = search.value.trim();
+        results.textContent = "";
+        if (q.length < 2) return;
+        var url = picker.getAttribute("data-search-url") + "?q=" + encodeURIComponent(q);
+        fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (response) { return response.json(); })
+          .then(function (data) {
+            results.textContent = "";
+            data.results.forEach(function (person) {
+              item(person.name + (person.email ? " · " + person.email : "") + " (" + person.status + ")", function () {
+                target.value = person.id;
+                search.value = person.name;
+                results.textContent = "";
+                target.focus();
+              });
+            });
+            if (!data.results.length) item("No one matches.");
+          });
+      }, 200);
+    });
+  }
+
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-menu-button]"), setupMenu);
     Array.prototype.forEach.call(document.querySelectorAll("[data-progress-url]"), setupProgress);
     Array.prototype.forEach.call(document.querySelectorAll("[data-target-select]"), setupCustomKey);
+    Array.prototype.forEach.call(document.querySelectorAll("[data-picker-for]"), setupPersonPicker);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

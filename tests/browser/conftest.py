@@ -9,7 +9,9 @@ What the fixtures give a test:
   ``HRSYNC_REQUIRE_SERVICES=1`` (CI), where they fail (``need_service``).
 * ``page``: a fresh browser context (its own cookies) 1280 px wide, pointed at
   pytest-django's ``live_server``, with a 10 s default timeout for actions and
-  ``expect`` assertions.
+  ``expect`` assertions. Every Content-Security-Policy violation on any of its
+  pages (Chromium's console error about it) is collected, and the test fails
+  when there is one, even if every assertion held.
 * ``staff_user`` and ``signed_in_page``: a staff login, signed in through the
   real login form.
 * ``fake_actionhrm``: a stand-in ActionHRM on 127.0.0.1 (``fake_actionhrm.py``).
@@ -46,7 +48,7 @@ from tests.browser.fake_actionhrm import FakeActionHRM
 from tests.conftest import need_service
 
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 except ImportError:  # the test extras are not installed
     sync_playwright = None
 
@@ -151,6 +153,31 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    # Checked as part of the test itself, so a violation fails the test
+    # (rather than erroring in teardown) even when every assertion held.
+    result = yield
+    violations = getattr(item, "csp_violations", None)
+    if violations:
+        pytest.fail(
+            "The Content-Security-Policy refused something on a page:\n  " + "\n  ".join(violations),
+            pytrace=False,
+        )
+    return result
+
+
+def _collect_csp_violations(context: BrowserContext, violations: list[str]) -> None:
+    # Chromium reports every refusal of the policy as a console error, for
+    # every page and frame of the context, whatever the page's own scripts do.
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            where = message.location
+            violations.append(f"{where['url']}:{where['lineNumber']}: {message.text}")
+
+    context.on("console", console)
+
+
 @pytest.fixture
 def _browser_settings(settings) -> None:
     """Settings the browser tests need, whatever the environment says.
@@ -179,6 +206,8 @@ def page(browser: Browser, live_server, _browser_settings, request) -> Iterator[
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     expect.set_options(timeout=TIMEOUT_MS)
+    request.node.csp_violations = []
+    _collect_csp_violations(context, request.node.csp_violations)
     page = context.new_page()
     try:
         yield page

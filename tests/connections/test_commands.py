@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 from io import StringIO
 from pathlib import Path
 
@@ -269,6 +273,70 @@ def test_test_exits_1_with_the_reason_when_the_check_fails(hrm, mocked):
     assert hrm.last_check_ok is False
 
 
+ROSTER_CSV = (
+    "Staff No,First Name,Last Name,Email,Status\n"
+    "1,Ann,Lee,ann@example.com,Active\n"
+    "2,Bo,Ng,bo@example.com,Leaver\n"
+)
+
+
+@pytest.fixture
+def roster_csv(tmp_path, settings) -> Connection:
+    """A CSV file connection to a file on this machine."""
+    settings.HRSYNC_ALLOW_LOCAL_FILES = True
+    path = tmp_path / "staff.csv"
+    path.write_text(ROSTER_CSV)
+    out, _ = run("connections", "add", "--kind", "csv_file", "--name", "Roster", "--set", f"uri=file://{path}")
+    return Connection.objects.get(pk=int(out.strip()))
+
+
+def test_test_of_a_csv_connection_prints_the_rows_as_they_map(roster_csv):
+    out, _ = run("connections", "test", "Roster")
+
+    message, blank, header, *rows = out.splitlines()
+    assert message.startswith("OK: Read this server's ") and message.endswith("the first rows map as shown.")
+    assert blank == ""
+    assert re.split(r"\s{2,}", header) == [
+        "Line", "Unique key", "Employee reference", "First name", "Last name", "Email", "Status",
+    ]
+    assert [row.split() for row in rows] == [
+        ["2", "1", "1", "Ann", "Lee", "ann@example.com", "Active"],
+        ["3", "2", "2", "Bo", "Ng", "bo@example.com", "Leaver"],
+    ]
+    roster_csv.refresh_from_db()
+    assert roster_csv.last_check_ok is True
+
+
+def test_test_json_gives_the_result_and_the_preview_rows(roster_csv, sample):
+    result = json.loads(run("connections", "test", "Roster", "--json")[0])
+
+    assert set(result) == {"ok", "message", "preview"}
+    assert result["ok"] is True
+    assert result["message"].endswith("the first rows map as shown.")
+    assert result["preview"] == [
+        {"line": 2, "key": "1", "employee_reference": "1", "first_name": "Ann", "last_name": "Lee",
+         "email": "ann@example.com", "status": "Active"},
+        {"line": 3, "key": "2", "employee_reference": "2", "first_name": "Bo", "last_name": "Ng",
+         "email": "bo@example.com", "status": "Leaver"},
+    ]
+    # A connector whose check reads no preview rows has none to show.
+    other = json.loads(run("connections", "test", "Demo", "--json")[0])
+    assert other["ok"] is True and other["preview"] == []
+
+
+def test_test_json_of_a_failing_check_exits_1_with_the_result(hrm, mocked):
+    actionhrm_answers(mocked, status=401)
+
+    error, out = fails("connections", "test", "Acme HR", "--json", code=1)
+
+    result = json.loads(out)
+    assert result["ok"] is False and result["preview"] == []
+    assert "rejected the username or password (401)" in result["message"]
+    assert "rejected the username or password (401)" in str(error)
+    hrm.refresh_from_db()
+    assert hrm.last_check_ok is False
+
+
 def test_test_of_an_unknown_connection_exits_2():
     error, _ = fails("connections", "test", "Nope", code=2)
     assert "No connection with id or name 'Nope'" in str(error)
@@ -340,6 +408,68 @@ def test_set_with_an_invalid_value_exits_2_and_changes_nothing(sample, value, me
 
     assert message in str(error)
     assert Connection.objects.filter(pk=sample.pk).values().get() == before
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("base_url=https://exa mple.com", "base_url: The host name in the address can have only letters"),
+        ("base_url=https://example.com\t/api", "cannot contain tabs, line breaks or other invisible characters"),
+        ("status_map.=active", "status_map.<status>: Enter the status as the HR system spells it."),
+        ("status_map. =active", "status_map.<status>: Enter the status as the HR system spells it."),
+        (f"status_map.{'S' * 101}=active", "A status in the HR system is at most 100 characters"),
+        ("status_map.On\nLeave=active", "A status cannot contain line breaks"),
+        ("field_map.__class__=id", "'__class__' is not a field ActionHRM can map. Use one of: "),
+        ("field_map.=id", "'' is not a field ActionHRM can map"),
+        (f"field_map.email={'a' * 100_000}", "The vendor attribute name is at most 100 characters"),
+        ("field_map.email=work email", "A vendor attribute name has only letters, digits, _ and -"),
+        ("field_map.email=contact..email", "A vendor attribute name has only letters, digits, _ and -"),
+    ],
+)
+def test_set_refuses_a_value_the_settings_page_would_refuse(hrm, value, message):
+    before = Connection.objects.filter(pk=hrm.pk).values().get()
+
+    error, _ = fails("connections", "set", "Acme HR", "--set", value, code=2)
+
+    assert message in str(error)
+    assert len(str(error)) < 1000
+    assert Connection.objects.filter(pk=hrm.pk).values().get() == before
+
+
+def test_set_refuses_a_csv_address_whose_host_has_a_space(roster_csv):
+    before = Connection.objects.filter(pk=roster_csv.pk).values().get()
+
+    error, _ = fails("connections", "set", "Roster", "--set", "uri=https://exa mple.com/staff.csv", code=2)
+
+    assert "uri: The host name in the address can have only letters" in str(error)
+    assert Connection.objects.filter(pk=roster_csv.pk).values().get() == before
+
+
+def test_set_refuses_a_field_map_for_a_connector_that_reads_none(sample):
+    before = Connection.objects.filter(pk=sample.pk).values().get()
+
+    error, _ = fails("connections", "set", "Demo", "--set", "field_map.first_name=given", code=2)
+
+    assert "Sample HR data (demo) does not read a field map" in str(error)
+    assert Connection.objects.filter(pk=sample.pk).values().get() == before
+
+
+def test_set_maps_and_unmaps_the_fields_the_connector_reads(hrm):
+    run(
+        "connections", "set", "Acme HR",
+        "--set", "field_map.email=work_email",
+        "--set", "field_map.date_of_birth=personal.dob",
+        "--set", "field_map.id=person-id",
+        "--set", "status_map. Casual =active",
+    )
+    hrm.refresh_from_db()
+    assert hrm.field_map == {"email": "work_email", "date_of_birth": "personal.dob", "id": "person-id"}
+    assert hrm.status_map["Casual"] == "active"
+
+    run("connections", "set", "Acme HR", "--set", "field_map.email=")
+
+    hrm.refresh_from_db()
+    assert hrm.field_map == {"date_of_birth": "personal.dob", "id": "person-id"}
 
 
 def test_set_of_an_unknown_connection_exits_2():
@@ -566,6 +696,22 @@ def test_runs_show_prints_the_changes_for_people(sample):
     assert "email: —" in out  # a field diff, old → new
 
 
+def test_runs_show_gives_the_line_of_a_row_error(roster_csv, tmp_path):
+    (tmp_path / "staff.csv").write_text(ROSTER_CSV + "3,Cy,Oh,cy@example.com,Active,surplus\n")
+    dry = json.loads(run("sync", "Roster", "--dry-run", "--json")[0])
+
+    detail = json.loads(run("runs", "show", str(dry["id"]), "--json")[0])
+    out, _ = run("runs", "show", str(dry["id"]))
+
+    [error] = [change for change in detail["changes"] if change["action"] == "error"]
+    assert error["position"] == "line 4"
+    assert error["message"] == "Line 4 has 6 fields where the header has 5."
+    assert [change["position"] for change in detail["changes"] if change["action"] != "error"] == [
+        "line 2", "line 3",
+    ]
+    assert "  error      3            Cy Oh <cy@example.com> (line 4)" in out.splitlines()
+
+
 def test_runs_show_of_an_unknown_run_exits_2():
     fails("runs", "show", "999", code=2)
     fails("runs", "show", "abc", code=2)
@@ -665,22 +811,30 @@ def test_no_command_output_ever_contains_a_secret(hrm, mocked):
 # -- the real command line ------------------------------------------------------
 
 
-def test_the_exit_codes_reach_the_shell(tmp_path):
-    """Through manage.py as a script would run it: a fresh SQLite database."""
-    env = {
+def embedded_manage(var_dir: Path):
+    """``manage(*args, **env)``: manage.py as a script would run it, on a fresh
+    embedded install (SQLite) in ``var_dir``, already migrated."""
+    base_env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "DATABASE_", "CELERY_", "HRSYNC_"))
     }
-    env["HRSYNC_VAR_DIR"] = str(tmp_path)
+    base_env["HRSYNC_VAR_DIR"] = str(var_dir)
 
-    def manage(*args: str) -> subprocess.CompletedProcess:
+    def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT, env={**base_env, **env}, capture_output=True, text=True, timeout=120,
         )
 
-    assert manage("migrate", "-v0").returncode == 0
+    migrated = manage("migrate", "-v0")
+    assert migrated.returncode == 0, migrated.stderr
+    return manage
+
+
+def test_the_exit_codes_reach_the_shell(tmp_path):
+    """Through manage.py as a script would run it: a fresh SQLite database."""
+    manage = embedded_manage(tmp_path)
     added = manage("connections", "add", "--kind", "sample", "--name", "Demo", "--set", "size=10")
     assert (added.returncode, added.stdout.strip().isdigit()) == (0, True)
 
@@ -696,3 +850,95 @@ def test_the_exit_codes_reach_the_shell(tmp_path):
     bad = manage("connections", "set", "Demo", "--set", "size=1")
     assert bad.returncode == 2
     assert "size" in bad.stderr
+
+
+# -- what the console shows -------------------------------------------------------
+
+
+def test_a_successful_sftp_test_prints_no_traceback(sshd, tmp_path):
+    sshd.write("cli-roster.csv", "Staff No,First Name,Last Name,Email,Status\n1,Ann,Lee,ann@example.com,Active\n")
+    manage = embedded_manage(tmp_path)
+    added = manage(
+        "connections", "add", "--kind", "csv_file", "--name", "Roster",
+        "--set", f"uri={sshd.uri('cli-roster.csv')}",
+        "--set", f"username={sshd.username}",
+        "--set", f"password={sshd.password}",
+        # The server offers its Ed25519 key first; to find the pinned RSA key
+        # hrsync asks for each other kind, ECDSA (which it lacks) included.
+        "--set", f"host_key={sshd.host_fingerprint('rsa')}",
+    )
+    assert added.returncode == 0, added.stderr
+
+    for verbosity in ("1", "2"):
+        tested = manage("connections", "test", "Roster", "--verbosity", verbosity)
+
+        assert tested.returncode == 0, tested.stderr
+        assert tested.stdout.startswith("OK: Read 127.0.0.1:")
+        assert "Traceback" not in tested.stderr
+        assert " ERROR " not in tested.stderr
+    [listed] = json.loads(manage("connections", "list", "--json").stdout)
+    assert listed["last_check_ok"] is True
+
+
+def test_a_crashed_sync_prints_the_sentence_and_the_traceback_only_when_asked(tmp_path):
+    manage = embedded_manage(tmp_path)
+    assert manage("connections", "add", "--kind", "sample", "--name", "Demo", "--set", "size=10").returncode == 0
+    # The database refuses every new person: an IntegrityError hrsync does not expect.
+    with sqlite3.connect(tmp_path / "hrsync.sqlite3") as db:
+        db.execute(
+            "CREATE TRIGGER refuse_people BEFORE INSERT ON people_person "
+            "BEGIN SELECT RAISE(ABORT, 'people are refused'); END"
+        )
+    log_file = tmp_path / "hrsync.log"
+
+    plain = manage("sync", "Demo")
+    verbose = manage("sync", "Demo", "--verbosity", "2")
+    logged = manage("sync", "Demo", HRSYNC_LOG_FILE=str(log_file))
+
+    for finished in (plain, verbose, logged):
+        assert finished.returncode == 1, finished.stderr
+        assert "The sync stopped on an unexpected error and nothing was changed." in finished.stderr
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" not in logged.stderr
+    assert "Traceback" in verbose.stderr and "IntegrityError" in verbose.stderr
+    log = log_file.read_text()
+    assert "Traceback" in log and "people are refused" in log
+    runs = json.loads(manage("runs", "list", "--json").stdout)
+    assert [run_["status"] for run_ in runs] == ["failed", "failed", "failed"]
+    assert json.loads(manage("connections", "list", "--json").stdout)[0]["name"] == "Demo"
+
+
+def test_a_server_that_does_not_speak_ssh_is_a_sentence_on_the_console_and_a_traceback_in_the_log(tmp_path):
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_with_junk() -> None:
+        with listener:
+            while True:
+                try:
+                    conn, _address = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer_with_junk, daemon=True).start()
+    manage = embedded_manage(tmp_path)
+    log_file = tmp_path / "hrsync.log"
+    try:
+        added = manage(
+            "connections", "add", "--kind", "csv_file", "--name", "Junk",
+            "--set", f"uri=sftp://127.0.0.1:{port}/staff.csv", "--set", "username=u", "--set", "password=p",
+            "--set", "host_key=SHA256:" + "Q" * 43,
+        )
+        assert added.returncode == 0, added.stderr
+        tested = manage("connections", "test", "Junk", HRSYNC_LOG_FILE=str(log_file))
+    finally:
+        listener.close()
+
+    assert tested.returncode == 1
+    assert "did not answer as an SSH server" in tested.stderr
+    assert "Traceback" not in tested.stderr
+    assert "Traceback" in log_file.read_text()
+    [listed] = json.loads(manage("connections", "list", "--json").stdout)
+    assert listed["last_check_ok"] is False

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from connections.models import SyncRun
 from connectors.base import RemoteLocation
 from hrsync.people.models import Person
-from mappings.models import EmployeeMapping
+from mappings.models import DepotMapping, EmployeeMapping
 from tests.connections.helpers import run_sync
 from tests.connections.static_connector import employee
 from tests.factories import (
@@ -357,6 +357,89 @@ def test_an_over_long_value_is_a_row_error_not_a_failed_run(connection, source):
     assert run.status == SyncRun.Status.COMPLETED_WITH_ERRORS
     assert "job_title is longer than 200 characters" in change_for(run, "1")["message"]
     assert list(Person.objects.values_list("email", flat=True)) == ["2@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("remote_id", "fields", "named"),
+    [
+        ("1", {"first_name": "Nul\u0000Name"}, "The first name contains a control character (U+0000)"),
+        ("1", {"last_name": "Tab\tbed"}, "The last name contains a control character (U+0009)"),
+        ("1", {"mobile_phone": "0770\n0900"}, "The mobile phone contains a control character (U+000A)"),
+        ("1", {"email": "1\u001b@example.com"}, "The email contains a control character (U+001B)"),
+        ("1", {"status": "Active\u0085"}, "The status contains a control character (U+0085)"),
+        ("1", {"job_title": "Driver\u0000"}, "The job title contains a control character (U+0000)"),
+        ("1", {"first_name": "Lone \ud800 half"}, "The first name contains a control character (U+D800)"),
+        ("1", {"custom": {"note": "bell\u0007"}}, "Custom field 'note' contains a control character"),
+        ("1", {"custom": {"no\u0000te": "x"}}, "The name of custom field 'no\ufffdte' contains a control"),
+        ("1", {"location_id": "L\u00001"}, "The location contains a control character (U+0000)"),
+        ("1\u0000", {"email": "other@example.com"}, "The record's id contains a control character (U+0000)"),
+    ],
+)
+def test_a_control_character_in_any_text_value_is_an_error_row_naming_the_field(
+    connection, source, remote_id, fields, named
+):
+    person = PersonFactory(first_name="Old", email="1@example.com")
+    EmployeeMappingFactory(connection=connection, remote_id="1", person=person)
+    source.employees = [employee(remote_id, **{"first_name": "New", **fields}), employee("2")]
+    if remote_id != "1":
+        source.employees.append(employee("1", first_name="Old"))
+
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == SyncRun.Status.COMPLETED_WITH_ERRORS
+    [error] = [c for c in run.report["changes"] if c["action"] == "error"]
+    assert named in error["message"]
+    person.refresh_from_db()
+    assert (person.first_name, person.custom_fields) == ("Old", {})
+    assert EmployeeMapping.objects.filter(connection=connection).count() == 2
+    assert Person.objects.filter(email="2@example.com").exists()
+
+
+def test_tabs_and_line_breaks_are_kept_where_free_text_may_hold_them(connection, source):
+    address = "1 High St\n\tLeeds"
+    source.employees = [employee("1", job_title="Warehouse\r\nOperative", custom={"address": address})]
+
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    person = Person.objects.get()
+    assert (person.job_title, person.custom_fields) == ("Warehouse\r\nOperative", {"address": address})
+
+
+def test_a_location_with_a_control_character_is_left_out_and_said_so(connection, source):
+    source.locations = [
+        RemoteLocation("L\u00001", "Leeds"), RemoteLocation("Y", "York\u0000"), RemoteLocation("B", "Bath")
+    ]
+
+    run = run_sync(connection, scope="locations")
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert list(DepotMapping.objects.values_list("remote_location_id", flat=True)) == ["B"]
+    assert run.report["notes"] == [
+        "Location 'L\ufffd1' was left out: its id contains a control character (U+0000); "
+        "correct it in Static HR, then sync again.",
+        "Location 'Y' was left out: its name contains a control character (U+0000); "
+        "correct it in Static HR, then sync again.",
+    ]
+
+
+def test_an_over_long_custom_value_or_record_id_is_a_row_error_not_a_failed_run(connection, source):
+    from connections.sync.planner import MAX_CUSTOM_VALUE_LENGTH
+
+    source.employees = [
+        employee("1", custom={"notes": "x" * (MAX_CUSTOM_VALUE_LENGTH + 1)}),
+        employee("2" * 201, email="long@example.com", first_name="Long", last_name="Id"),
+        employee("3", custom={"notes": "x" * MAX_CUSTOM_VALUE_LENGTH}),
+    ]
+
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == SyncRun.Status.COMPLETED_WITH_ERRORS
+    assert change_for(run, "1")["message"] == (
+        f"Custom field 'notes' is longer than {MAX_CUSTOM_VALUE_LENGTH} characters."
+    )
+    assert change_for(run, "2" * 201)["message"] == "The record's id is longer than 200 characters."
+    assert list(Person.objects.values_list("email", flat=True)) == ["3@example.com"]
 
 
 def test_employees_synced_with_their_locations_get_same_named_depots_in_one_run(connection, source):

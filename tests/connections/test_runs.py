@@ -203,6 +203,56 @@ def test_small_deactivations_under_the_floor_are_not_blocked(connection, source)
     assert run_sync(connection, scope="employees").status == Status.SUCCEEDED
 
 
+def test_an_empty_full_source_is_blocked_whatever_the_thresholds_and_applies_on_approval(connection, source):
+    _seed_mapped_people(connection, 4)  # 4 ≤ the default floor of 5
+    source.employees = []
+    before = table_snapshot(exclude=("connections.SyncRun",))
+
+    blocked = run_sync(connection, scope="employees")
+
+    assert blocked.status == Status.BLOCKED
+    assert blocked.error == (
+        "Static HR returned no records, so this sync would deactivate all 4 people mapped to it. "
+        "Nothing was changed: check the source, and approve it only if everyone has really left."
+    )
+    assert table_snapshot(exclude=("connections.SyncRun",)) == before
+
+    approved = services.sync_run_execute(run_id=services.sync_run_approve(run=blocked, enqueue=False).pk)
+
+    assert approved.status == Status.SUCCEEDED
+    assert Person.objects.filter(status="inactive").count() == 4
+
+
+def test_a_full_source_of_nothing_but_error_rows_is_blocked_whatever_the_thresholds(connection, source):
+    connection.safeguard_percent, connection.safeguard_min = 100, 100
+    connection.save()
+    people = _seed_mapped_people(connection, 4)
+    people[3].status = "inactive"
+    people[3].save()
+    source.employees = [employee("x", status="Mystery"), employee("", email="nobody@example.com")]
+    before = table_snapshot(exclude=("connections.SyncRun",))
+
+    blocked = run_sync(connection, scope="employees")
+
+    assert blocked.status == Status.BLOCKED
+    assert blocked.error == (
+        "Static HR returned 2 records but none of them is usable (each is an error row), so this sync "
+        "would deactivate 3 of the 4 people mapped to it. Nothing was changed: review the errors, and "
+        "approve it only if everyone has really left."
+    )
+    assert table_snapshot(exclude=("connections.SyncRun",)) == before
+
+
+def test_a_full_source_with_one_usable_record_follows_the_thresholds(connection, source):
+    _seed_mapped_people(connection, 4)
+    source.employees = [employee("0"), employee("x", status="Mystery")]
+
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == Status.COMPLETED_WITH_ERRORS
+    assert Person.objects.filter(status="inactive").count() == 3
+
+
 def test_a_connector_failure_fails_the_run_with_its_reason_and_changes_nothing(connection, source):
     _seed_mapped_people(connection, 2)
     source.employees = [employee("0"), employee("1")]

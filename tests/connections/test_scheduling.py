@@ -1,4 +1,5 @@
-"""The dispatcher: due connections get a run, stale runs are failed."""
+"""The dispatcher: due connections get a run, stale runs are failed, and a
+task queue that is down is logged and tried again at the next pass."""
 
 from __future__ import annotations
 
@@ -84,3 +85,22 @@ def test_beat_schedules_the_dispatcher_every_five_minutes():
     entries = {entry["task"]: entry for entry in app.conf.beat_schedule.values()}
     assert "connections.tasks.dispatch_due_syncs" in entries
     assert entries["connections.tasks.dispatch_due_syncs"]["schedule"] == 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_that_is_down_fails_the_scheduled_run_and_leaves_the_connections_due(source):
+    from tests.connections.test_worker import QUEUE_DOWN, closed_port_url, tasks_sent_to
+
+    now = timezone.now()
+    first = ConnectionFactory(name="A HR", background_sync=True, next_sync_at=None)
+    second = ConnectionFactory(name="B HR", background_sync=True, next_sync_at=None)
+
+    with tasks_sent_to(closed_port_url()):
+        assert services.syncs_dispatch_due(now=now) == []
+
+    failed = SyncRun.objects.get()
+    assert (failed.connection, failed.status, failed.error) == (first, "failed", QUEUE_DOWN)
+    assert not second.runs.exists()
+    for connection in (first, second):
+        connection.refresh_from_db()
+        assert connection.next_sync_at is None or connection.next_sync_at <= now

@@ -4,7 +4,9 @@ and the POST/JSON endpoints behind the Overview's buttons."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+import time
 
 import pytest
 import responses
@@ -16,6 +18,7 @@ from connections import services
 from connections.models import Connection, SyncRun
 from hrsync.people.models import Person
 from mappings.models import DepotMapping, EmployeeMapping
+from tests.connections.slow_vendor import SlowServer
 from tests.factories import DepotFactory, DepotMappingFactory, EmployeeMappingFactory, PersonFactory
 
 BASE = "https://acme.actionhrm.com"
@@ -763,6 +766,96 @@ def test_test_connection_ignores_an_offsite_next(client, vendor):
     response = client.post(reverse("connections:test", args=[connection.pk]), {"next": "https://evil.example/"})
 
     assert response.url == reverse("connections:overview", args=[connection.pk])
+
+
+# -- a vendor slower than a page may wait ---------------------------------------------------------
+#
+# A page waits on the vendor at most HRSYNC_WEB_CHECK_SECONDS (1 s here),
+# however slow the vendor (5 s here, well below the full 60 s read timeout).
+
+DEADLINE = 1
+MARGIN = 2.0
+SLOW_ANSWER = json.dumps({"locations": [{"id": "L1", "name": "Sydney Depot"}]}).encode()
+
+
+@pytest.fixture
+def slow_vendor(settings):
+    settings.HRSYNC_ALLOW_INSECURE_LOOPBACK = True  # a stand-in ActionHRM on 127.0.0.1, over http
+    settings.HRSYNC_WEB_CHECK_SECONDS = DEADLINE
+    server = SlowServer(delay=5, body=SLOW_ANSWER, content_type="application/json").start()
+    yield server
+    server.stop()
+
+
+def stopped(server, *, saved: bool) -> str:
+    then = "The settings were saved; the next sync" if saved else "The next sync"
+    return (
+        f"The server at {server.url.removeprefix('http://')} did not answer within 1 second, so the check "
+        f"stopped. {then} will try again with the full time allowance (60 s per request, with retries)."
+    )
+
+
+def timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+@pytest.mark.django_db
+def test_save_and_test_with_a_slow_vendor_saves_and_says_the_check_stopped(client, slow_vendor):
+    connection = make_connection()
+    data = settings_form(connection, **{"config-base_url": slow_vendor.url, "config-per_page": "50"})
+
+    response, took = timed(lambda: client.post(reverse("connections:settings", args=[connection.pk]), data))
+
+    assert took < DEADLINE + MARGIN
+    assert response.status_code == 302
+    saved = Connection.objects.get(pk=connection.pk)
+    assert (saved.config["base_url"], saved.config["per_page"]) == (slow_vendor.url, 50)
+    assert saved.secrets == {"password": PASSWORD}
+    assert saved.last_check_ok is False
+    assert saved.last_check_message == stopped(slow_vendor, saved=True)
+    page = client.get(response.url)
+    assert f"Settings saved. The connection test failed: {stopped(slow_vendor, saved=True)}" in flashes(page)
+    assert slow_vendor.requests  # it was asked, and not waited for
+
+
+@pytest.mark.django_db
+def test_creating_a_connection_with_a_slow_vendor_saves_it_and_says_the_check_stopped(client, slow_vendor):
+    form = create_form(**{"config-subdomain": "", "config-base_url": slow_vendor.url})
+
+    response, took = timed(lambda: client.post(reverse("connections:new") + "?kind=actionhrm", form))
+
+    assert took < DEADLINE + MARGIN
+    saved = Connection.objects.get()
+    assert response.url == reverse("connections:overview", args=[saved.pk])
+    assert (saved.name, saved.config["base_url"], saved.secrets) == ("Acme HR", slow_vendor.url, {"password": PASSWORD})
+    assert saved.last_check_ok is False
+    assert saved.last_check_message == stopped(slow_vendor, saved=True)
+
+
+@pytest.mark.django_db
+def test_test_connection_with_a_slow_vendor_says_the_check_stopped(client, slow_vendor):
+    connection = make_connection(subdomain="", base_url=slow_vendor.url)
+
+    response, took = timed(lambda: client.post(reverse("connections:test", args=[connection.pk])))
+
+    assert took < DEADLINE + MARGIN
+    assert response.status_code == 302
+    saved = Connection.objects.get(pk=connection.pk)
+    assert saved.last_check_ok is False
+    assert saved.last_check_message == stopped(slow_vendor, saved=False)
+
+
+@pytest.mark.django_db
+def test_a_check_outside_a_page_waits_for_a_slow_vendor(slow_vendor):
+    slow_vendor.delay = 1.5  # longer than a page may wait
+    connection = make_connection(subdomain="", base_url=slow_vendor.url)
+
+    check = services.connection_check(connection=connection)
+
+    assert check.ok, check.message
+    assert Connection.objects.get(pk=connection.pk).last_check_ok is True
 
 
 # -- delete -----------------------------------------------------------------------------------------

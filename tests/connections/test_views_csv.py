@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +18,7 @@ from connections import services
 from connections.models import Connection
 from hrsync.people.models import Person
 from tests.connections.helpers import run_sync
+from tests.connections.slow_vendor import SilentServer, SlowServer
 
 ROSTER = (
     "Staff No,First Name,Surname,Email,Status\n"
@@ -495,3 +497,106 @@ def test_the_private_key_is_an_always_empty_textarea(client):
     assert "Saved — leave blank to keep." in settings_page
     assert body not in settings_page
     assert Connection.objects.get(pk=connection.pk).secrets["private_key"].strip() == key.strip()
+
+
+# -- a file server slower than a page may wait ------------------------------------------------
+#
+# A page waits on the file's server at most HRSYNC_WEB_CHECK_SECONDS (1 s
+# here), however long the server takes (5 s here).
+
+DEADLINE = 1
+MARGIN = 2.0
+PIN = "SHA256:" + "Q" * 43
+
+
+def stopped(host_port: str, *, saved: bool) -> str:
+    then = "The settings were saved; the next sync" if saved else "The next sync"
+    return (
+        f"The server at {host_port} did not answer within 1 second, so the check stopped. "
+        f"{then} will try again with the full time allowance (60 s per request, with retries)."
+    )
+
+
+def timed(call):
+    started = time.monotonic()
+    response = call()
+    return response, time.monotonic() - started
+
+
+@pytest.fixture
+def slow_file(settings):
+    settings.HRSYNC_ALLOW_INSECURE_LOOPBACK = True  # a stand-in web server on 127.0.0.1, over http
+    settings.HRSYNC_WEB_CHECK_SECONDS = DEADLINE
+    server = SlowServer(delay=5, body=ROSTER.encode(), content_type="text/csv").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def silent_sftp(settings):
+    settings.HRSYNC_OUTBOUND_ALLOW = ["127.0.0.1"]  # deployed-mode runs refuse the loopback otherwise
+    settings.HRSYNC_WEB_CHECK_SECONDS = DEADLINE
+    server = SilentServer(delay=5)
+    yield server
+    server.stop()
+
+
+def sftp_connection(server: SilentServer) -> Connection:
+    return services.connection_create(kind="csv_file", name="Staff file", values={
+        "uri": f"sftp://127.0.0.1:{server.port}/exports/staff.csv", "username": "hrsync", "password": "Pw-9x",
+        "host_key": PIN,
+    })
+
+
+def test_the_column_page_stops_waiting_for_a_slow_file_server(client, slow_file):
+    uri = f"{slow_file.url}/staff.csv"
+    connection = services.connection_create(kind="csv_file", name="Staff file", values={"uri": uri})
+
+    page, took = timed(lambda: client.get(columns_url(connection)))
+
+    assert took < DEADLINE + MARGIN
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert stopped(slow_file.url.removeprefix("http://"), saved=False) in html
+    assert "<select" not in html
+    assert slow_file.requests == ["/staff.csv"]
+
+
+def test_saving_the_mapping_stops_waiting_for_a_slow_file_server_and_changes_nothing(client, slow_file):
+    uri = f"{slow_file.url}/staff.csv"
+    connection = services.connection_create(kind="csv_file", name="Staff file", values={"uri": uri})
+    before = Connection.objects.get(pk=connection.pk).config
+
+    response, took = timed(lambda: client.post(columns_url(connection), {"key_column": "Staff No"}))
+
+    assert took < DEADLINE + MARGIN
+    assert response.status_code == 400
+    assert stopped(slow_file.url.removeprefix("http://"), saved=False) in response.content.decode()
+    assert Connection.objects.get(pk=connection.pk).config == before
+
+
+def test_test_connection_stops_waiting_for_an_sftp_server_that_never_answers(client, silent_sftp):
+    connection = sftp_connection(silent_sftp)
+
+    response, took = timed(lambda: client.post(reverse("connections:test", args=[connection.pk])))
+
+    assert took < DEADLINE + MARGIN
+    assert response.status_code == 302
+    saved = Connection.objects.get(pk=connection.pk)
+    assert saved.last_check_ok is False
+    assert saved.last_check_message == stopped(f"127.0.0.1:{silent_sftp.port}", saved=False)
+    assert silent_sftp.accepted >= 1
+
+
+def test_pin_this_key_stops_waiting_for_an_sftp_server_that_never_answers(client, silent_sftp):
+    connection = sftp_connection(silent_sftp)
+
+    response, took = timed(lambda: client.post(
+        reverse("connections:pin_host_key", args=[connection.pk]), {"fingerprint": PIN}, follow=True
+    ))
+
+    assert took < DEADLINE + MARGIN
+    assert response.status_code == 200
+    flashed = [str(m) for m in response.context["messages"]]
+    assert flashed == [f"Nothing was pinned: {stopped(f'127.0.0.1:{silent_sftp.port}', saved=False)}"]
+    assert Connection.objects.get(pk=connection.pk).config["host_key"] == PIN

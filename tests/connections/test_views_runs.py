@@ -18,6 +18,7 @@ from hrsync.people.models import Person
 from tests.connections.helpers import run_sync, table_snapshot
 from tests.connections.static_connector import employee
 from tests.factories import EmployeeMappingFactory, PersonFactory, SyncRunFactory
+from tests.csv_formulas import FORMULAS
 
 pytestmark = pytest.mark.django_db
 Status = SyncRun.Status
@@ -316,6 +317,18 @@ def test_the_csv_defuses_cells_a_spreadsheet_would_run_as_formulas(staff, connec
     assert second[5:8] == ["custom.x", "'=1", "safe"]
 
 
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_the_csv_writes_every_formula_a_spreadsheet_would_run_as_text(staff, connection, formula):
+    report = {"changes": [_change("update", "A1", name=formula, fields={"job_title": ["Driver", formula]})]}
+    run = _finished_run(connection, report=report)
+
+    (row,) = _csv_rows(staff.get(reverse("connections:run_csv", args=[connection.pk, run.pk])))[1:]
+
+    assert row[4] == "'" + formula
+    assert row[5:8] == ["job_title", "Driver", "'" + formula]
+    assert SyncRun.objects.get(pk=run.pk).report["changes"][0]["name"] == formula
+
+
 # -- a blocked run: approve or reject -------------------------------------------------------
 
 
@@ -324,7 +337,7 @@ def test_a_blocked_run_lists_who_would_be_deactivated_with_approve_and_reject(st
 
     html = response.content.decode()
     assert "Blocked by the safeguard." in html
-    assert "This sync would deactivate 4 of 4 people" in html
+    assert "Static HR returned no records, so this sync would deactivate all 4 people" in html
     assert "4 people would be deactivated" in html
     for person in Person.objects.all():
         assert reverse("people:detail", args=[person.pk]) in html

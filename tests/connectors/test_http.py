@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 import pytest
 import requests
 import responses
 
-from connectors import http
+from connectors import http, outbound
 from connectors.base import ConnectorError
 
 URL = "https://acme.example.com/api/v1/things"
@@ -233,6 +234,66 @@ def test_max_attempts_must_be_at_least_one():
         http.http_session(max_attempts=0)
 
 
+# -- redirects -------------------------------------------------------------------
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused(mocked, session):
+    mocked.get(URL, status=302, headers={"Location": "http://acme.example.com/api/v1/things"})
+    with pytest.raises(ConnectorError) as caught:
+        session.get(URL)
+    assert caught.value.message.startswith(
+        "acme.example.com redirected hrsync from https to plain http, so hrsync stopped"
+    )
+    assert caught.value.permanent is True
+    assert len(mocked.calls) == 1  # the plain http address was never asked
+
+
+def test_a_redirect_that_stays_on_https_is_followed(mocked, session):
+    mocked.get(URL, status=301, headers={"Location": "/api/v2/things"})
+    mocked.get("https://acme.example.com/api/v2/things", json={"ok": True})
+    assert session.get(URL).json() == {"ok": True}
+
+
+# -- a web page's deadline -------------------------------------------------------
+
+
+def test_inside_a_deadline_the_timeouts_shrink_to_what_is_left(mocked, session):
+    mocked.get(URL, json={})
+    mocked.get(URL, json={})
+    with outbound.deadline(seconds=5, then=""):
+        session.get(URL)
+    session.get(URL)
+    connect, read = mocked.calls[0].request.req_kwargs["timeout"]
+    assert 4 < connect <= 5 and 4 < read <= 5
+    assert mocked.calls[1].request.req_kwargs["timeout"] == (10, 60)  # outside it, the full allowance
+
+
+def test_no_retry_waits_past_the_deadline(mocked, session, sleeps):
+    mocked.get(URL, status=503, headers={"Retry-After": "30"})
+    with outbound.deadline(seconds=5, then=""):
+        response = session.get(URL)
+    assert response.status_code == 503
+    assert sleeps == []
+    assert len(mocked.calls) == 1
+
+
+def test_a_timeout_at_the_deadline_says_the_check_stopped(mocked, session, sleeps):
+    def slow(request):
+        time.sleep(0.3)
+        raise requests.ReadTimeout("read timed out")
+
+    mocked.add_callback(responses.GET, URL, callback=slow)
+    with outbound.deadline(seconds=0.2, then="The next sync will try again."), pytest.raises(ConnectorError) as caught:
+        session.get(URL)
+    assert caught.value.message == (
+        "The server at acme.example.com did not answer within 0.2 seconds, so the check stopped. "
+        "The next sync will try again."
+    )
+    assert caught.value.permanent is False
+    assert sleeps == []
+    assert len(mocked.calls) == 1
+
+
 # -- helpers --------------------------------------------------------------------
 
 
@@ -277,17 +338,18 @@ def test_a_429_after_retries_is_a_transient_rate_limit_error(mocked, sleeps):
     with pytest.raises(ConnectorError) as caught:
         http.raise_for_status(response, vendor="Acme")
     assert "rate limited (HTTP 429)" in caught.value.message
-    assert "nothing was changed" in caught.value.message
+    # A failed run says "Nothing was changed." itself (sync_run_execute), once.
+    assert "nothing was changed" not in caught.value.message.lower()
     assert caught.value.permanent is False
 
 
-def test_a_server_error_after_retries_is_transient_and_says_nothing_changed(mocked, sleeps):
+def test_a_server_error_after_retries_is_transient_and_says_when_it_is_tried_again(mocked, sleeps):
     s = http.http_session(max_attempts=1)
     response = _get(mocked, s, 503)
     with pytest.raises(ConnectorError) as caught:
         http.raise_for_status(response, vendor="Acme")
     assert caught.value.message == (
-        "Acme had a server error (HTTP 503) on every try; nothing was changed. "
+        "Acme had a server error (HTTP 503) on every try. "
         "hrsync will try again at the next sync."
     )
     assert caught.value.permanent is False
@@ -331,6 +393,29 @@ def test_response_json_names_an_html_error_page(mocked, session):
         "(an HTML page starting 'Service Unavailable'…); check the base URL and path."
     )
     assert caught.value.permanent is True
+
+
+def test_a_secret_the_server_echoes_is_scrubbed_before_the_excerpt_is_cut(mocked, session):
+    password = "Zq9-echoed-back-password"
+    # The excerpt keeps 40 characters: a cut after scrubbing would keep "Zq9-echoed".
+    page = f"<html><head><title>Login failed for the password {password}</title></head></html>"
+    mocked.get(URL, body=page, content_type="text/html")
+    with pytest.raises(ConnectorError) as caught:
+        http.response_json(session.get(URL), vendor="Acme", scrub=lambda text: text.replace(password, "********"))
+    assert "(an HTML page starting 'Login failed for the password ********'…)" in caught.value.message
+    assert "Zq9" not in caught.value.message
+
+
+def test_a_secret_the_server_echoes_in_its_reason_phrase_is_scrubbed_before_the_cut():
+    password = "Zq9" + "x" * 60
+    response = requests.Response()
+    response.status_code = 400
+    response.reason = f"Bad password {password}"
+    response.url = URL
+    with pytest.raises(ConnectorError) as caught:
+        http.raise_for_status(response, vendor="Acme", scrub=lambda text: text.replace(password, "********"))
+    assert "(HTTP 400 Bad password ********)" in caught.value.message
+    assert "Zq9" not in caught.value.message
 
 
 def test_response_json_explains_broken_json(mocked, session):

@@ -187,6 +187,19 @@ def test_the_employees_tab_renders_a_page_of_2000_records_in_a_constant_number_o
     assert response.content.count(b'name="action" value="link"') == 50
 
 
+@pytest.mark.parametrize("text", ["\x00", "ada\x00"])
+def test_a_search_holding_a_nul_is_ignored_and_every_record_listed(staff, connection, text):
+    # PostgreSQL refuses a NUL in a query: the text is dropped as invalid first.
+    ada = _linked(connection, "A1", first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    conflict = _conflict(connection, "B2")
+
+    response = staff.get(_employees_url(connection), {"q": text})
+
+    assert response.status_code == 200
+    assert [m.pk for m in response.context["mappings"]] == [ada.pk, conflict.pk]
+    assert response.context["q"] == ""
+
+
 def test_the_employees_tab_explains_what_to_do_when_there_are_no_records(staff, connection):
     response = staff.get(_employees_url(connection))
 
@@ -256,16 +269,17 @@ def test_a_person_can_be_linked_to_one_record_of_a_connection_only(staff, connec
     assert EmployeeMapping.objects.filter(person=taken.person).count() == 1
 
 
-def test_a_person_linked_to_another_connection_can_be_linked_here_too(staff, connection):
-    other = ConnectionFactory()
+def test_a_person_linked_to_another_connection_is_not_linked_here_too(staff, connection):
+    other = ConnectionFactory(name="Personio")
     person = PersonFactory()
     EmployeeMappingFactory(connection=other, remote_id="X", person=person)
     mapping = _conflict(connection, "C1")
 
-    _action(staff, mapping, action="link", person=str(person.pk))
+    response = _action(staff, mapping, action="link", person=str(person.pk))
 
+    assert _flashes(response) == [f"{person} is already linked to the connection Personio. Unlink them there first."]
     mapping.refresh_from_db()
-    assert mapping.person == person
+    assert (mapping.person, mapping.state) == (None, State.CONFLICT)
 
 
 def test_a_person_managed_by_another_connection_is_not_taken_over(staff, connection):

@@ -17,6 +17,7 @@ from connections.services import connection_create
 from hrsync.people.models import Person
 from hrsync.people.services import people_export_fields, people_export_rows
 from tests.factories import DepotFactory, PersonFactory
+from tests.csv_formulas import FORMULAS
 
 pytestmark = pytest.mark.django_db
 
@@ -111,6 +112,19 @@ def test_csv_is_the_default_with_the_same_columns(ada):
     assert row["termination_date"] == ""
     assert row["is_protected"] == "true"
     assert row["hire_date"] == "1843-01-01"
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_csv_export_writes_values_a_spreadsheet_would_run_as_text(formula):
+    PersonFactory(first_name=formula, last_name="Smith", job_title=formula, email="smith@example.com")
+
+    (row,) = csv.DictReader(StringIO(export()))
+
+    assert (row["first_name"], row["job_title"]) == ("'" + formula, "'" + formula)
+    assert row["last_name"] == "Smith" and row["email"] == "smith@example.com"
+    # Only the CSV is defused: the directory and the JSON export keep the value.
+    assert Person.objects.get().first_name == formula
+    assert json.loads(export("--format", "json"))[0]["first_name"] == formula
 
 
 def test_export_of_an_empty_directory():

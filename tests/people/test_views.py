@@ -392,6 +392,20 @@ def test_search_needs_two_characters_and_returns_at_most_20(staff):
     assert len(staff.get(SEARCH, {"q": "smith"}).json()["results"]) == 20
 
 
+@pytest.mark.parametrize("text", ["a\x00b", "lovelace\x00"])
+def test_a_search_holding_a_nul_is_ignored_by_the_picker_and_the_directory_alike(staff, text):
+    # PostgreSQL refuses a NUL in a query: the text is dropped as invalid
+    # before it gets there, the same way on every search box.
+    PersonFactory(first_name="Ada", last_name="Lovelace")
+    PersonFactory(first_name="Grace", last_name="Hopper")
+
+    picker = staff.get(SEARCH, {"q": text})
+    directory = staff.get(LIST, {"q": text})
+
+    assert picker.status_code == 200 and picker.json() == {"results": []}
+    assert directory.status_code == 200 and sorted(names(directory)) == ["Ada Lovelace", "Grace Hopper"]
+
+
 # -- access -------------------------------------------------------------------------------------
 
 

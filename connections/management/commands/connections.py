@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.models import OuterRef, Subquery
 
 from connections.management.cli import (
     EXIT_FAILED,
+    OperatorCommand,
     find_connection,
     format_table,
     parse_set_values,
@@ -18,6 +19,7 @@ from connections.management.cli import (
     write_json,
 )
 from connections.models import Connection, SyncRun
+from connections.previews import check_preview_rows, check_preview_table
 from connections.services import connection_check, connection_create, connection_update
 from connections.summaries import sync_run_summary
 from connectors.registry import connector_class, validate_kind
@@ -29,7 +31,7 @@ SET_HELP = (
 )
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Add, list, test and change HR system connections."
 
     def add_arguments(self, parser) -> None:
@@ -43,8 +45,9 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="List connections (never their secrets).")
         listing.add_argument("--json", action="store_true", help="Print JSON.")
 
-        test = sub.add_parser("test", help="Test a connection's settings.")
+        test = sub.add_parser("test", help="Test a connection's settings; show the first rows as they map.")
         test.add_argument("connection", metavar="ID_OR_NAME")
+        test.add_argument("--json", action="store_true", help='Print {"ok", "message", "preview"}.')
 
         change = sub.add_parser("set", help="Change a connection's settings and options.")
         change.add_argument("connection", metavar="ID_OR_NAME")
@@ -99,12 +102,26 @@ class Command(BaseCommand):
 
     # -- test ------------------------------------------------------------
 
-    def handle_test(self, *, connection: str, **_: Any) -> None:
+    def handle_test(self, *, connection: str, json: bool, **_: Any) -> None:
         found = find_connection(connection)
         check = connection_check(connection=found)
+        preview = check_preview_rows(connection=found, check=check)
+        if json:
+            write_json(self.stdout, {"ok": check.ok, "message": check.message, "preview": preview})
         if not check.ok:
             raise CommandError(f"FAILED: {check.message}", returncode=EXIT_FAILED)
+        if json:
+            return
         self.stdout.write(f"OK: {check.message}")
+        if preview:
+            table = check_preview_table(rows=preview)
+            self.stdout.write("")
+            self.stdout.write(
+                format_table(
+                    [label for _name, label in table["headers"]],
+                    [[value for _name, value in row] for row in table["rows"]],
+                )
+            )
 
     # -- set -------------------------------------------------------------
 

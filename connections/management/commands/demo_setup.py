@@ -9,8 +9,8 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 
+from connections.management.cli import OperatorCommand
 from connections.models import Connection
 from connections.services import connection_create, connector_for
 from connectors.registry import enabled_kinds
@@ -19,7 +19,7 @@ from hrsync.people.models import Depot
 SAMPLE_NAME = "Sample HR data"
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Create the first admin login and the sample connection, if missing."
 
     def handle(self, *args, **options) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from connections.management.cli import (
     EXIT_ALREADY_RUNNING,
+    OperatorCommand,
     find_connection,
     find_run,
     format_table,
@@ -33,7 +34,7 @@ from connections.summaries import (
 DEFAULT_LIMIT = 20
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "List and inspect sync runs; approve or reject a run the safeguard blocked."
 
     def add_arguments(self, parser) -> None:
@@ -115,6 +116,8 @@ class Command(BaseCommand):
             line = f"  {change['action']:<10} {change['remote_id']:<12} {who}"
             if change["email"] and change["email"] != who:
                 line += f" <{change['email']}>"
+            if change["position"]:
+                line += f" ({change['position']})"
             lines.append(line)
             for field, (old, new) in change["fields"].items():
                 lines.append(f"      {field}: {_blank(old)} → {_blank(new)}")

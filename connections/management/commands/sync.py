@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from connections.management.cli import (
     EXIT_ALREADY_RUNNING,
     EXIT_OK,
+    OperatorCommand,
     find_connection,
     find_run,
     run_exit_code,
@@ -31,7 +32,7 @@ from connections.services import (
 from connections.summaries import sync_run_summary, sync_run_summary_lines
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Sync a connection now, in this process, and print the run's summary."
 
     def add_arguments(self, parser) -> None:

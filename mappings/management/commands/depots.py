@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand
 
 from connections.management.cli import (
+    OperatorCommand,
     find_connection,
     format_table,
     usage_error,
@@ -18,7 +18,7 @@ from mappings.models import DepotMapping
 from mappings.services import depot_map
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "List a connection's remote locations, or map one to a depot."
 
     def add_arguments(self, parser) -> None:

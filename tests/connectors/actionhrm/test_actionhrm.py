@@ -401,7 +401,7 @@ def test_server_errors_are_retried_then_fail_with_the_reason(mocked, connector, 
     with pytest.raises(ConnectorError) as caught:
         list(connector.fetch_employees())
     assert caught.value.message == (
-        "ActionHRM had a server error (HTTP 503) on every try; nothing was changed. "
+        "ActionHRM had a server error (HTTP 503) on every try. "
         "hrsync will try again at the next sync."
     )
     assert caught.value.permanent is False
@@ -618,3 +618,23 @@ def test_a_password_echoed_by_a_server_is_scrubbed_from_the_message(mocked, slee
     assert result.ok is False
     assert "an HTML page starting 'Wrong: ********'" in result.message
     assert password not in result.message
+
+
+@pytest.mark.django_db
+def test_no_piece_of_a_password_echoed_where_the_quote_is_cut_reaches_the_health_bar(mocked):
+    from connections import services
+    from connections.models import Connection
+
+    password = "Zq9-Echoed-unmistakable"
+    connection = services.connection_create(kind="actionhrm", name="ActionHRM", values={
+        "subdomain": "my-company", "username": USERNAME, "password": password,
+    })
+    # The quote keeps 40 characters: "Login failed for the password Zq9-Echoed".
+    page = f"<html><title>Login failed for the password {password}</title></html>"
+    mocked.get(LOCATIONS, body=page, content_type="text/html")
+
+    services.connection_check(connection=connection)
+
+    message = Connection.objects.get(pk=connection.pk).last_check_message
+    assert "an HTML page starting 'Login failed for the password ********'" in message
+    assert not any(password[:n] in message for n in range(3, len(password) + 1))

@@ -104,3 +104,64 @@ def test_an_outage_mid_roster_fails_the_run_and_changes_nothing(connection):
     assert run.status == "failed"
     assert "503" in run.error and "Nothing was changed" in run.error
     assert table_snapshot(exclude=("connections.SyncRun",)) == before
+
+
+def _pages_with(changes: dict[str, dict]) -> list[dict]:
+    """The three recorded pages, with ``changes[id]`` merged into that employee."""
+    pages = []
+    for name in ("employees_page1.json", "employees_page2.json", "employees_page3.json"):
+        page = payload(name)
+        page["employees"] = [{**e, **changes.get(e["id"], {})} for e in page["employees"]]
+        pages.append(page)
+    return pages
+
+
+def mock_payloads(pages: list[dict]) -> None:
+    responses.get(f"{BASE}/api/v1/locations", json=payload("locations.json"))
+    for number, page in enumerate(pages, start=1):
+        responses.get(f"{BASE}/api/v1/employees", json=page,
+                      match=[matchers.query_param_matcher({"page": str(number), "per_page": "2"})])
+
+
+@responses.activate
+def test_a_nul_in_a_first_name_is_an_error_row_in_the_dry_run_and_when_it_is_applied(connection):
+    mock_pages("employees_page1.json", "employees_page2.json", "employees_page3.json")
+    assert run_sync(connection, scope="employees").counts["created"] == 4
+    responses.reset()
+    mock_payloads(_pages_with({
+        "1001": {"first_name": "Nul\u0000Name", "mobile_phone": "+61 400 000 001"},
+        "1002": {"mobile_phone": "+61 400 000 002"},
+        "1003": {"mobile_phone": "+61 400 000 003"},
+    }))
+
+    dry = run_sync(connection, scope="employees", dry_run=True)
+
+    assert dry.status == "completed_with_errors", dry.error
+    errors = [c for c in dry.report["changes"] if c["action"] == "error"]
+    assert [(c["remote_id"], c["message"]) for c in errors] == [
+        ("1001", "The first name contains a control character (U+0000); correct it in Acme, then sync again.")
+    ]
+    assert dry.counts["updated"] == 2
+
+    applied = services.sync_run_execute(run_id=services.sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk)
+
+    assert applied.status == "completed_with_errors", applied.error
+    assert applied.counts == dry.counts
+    phones = dict(Person.objects.values_list("email", "mobile_phone"))
+    assert phones["jack.obrien@example.com"] == "+61 400 000 002"
+    assert phones["mia.patel@example.com"] == "+61 400 000 003"
+    olivia = Person.objects.get(email="olivia.nguyen@example.com")
+    assert (olivia.first_name, olivia.mobile_phone) == ("Olivia", "+61 412 345 678")
+
+
+@responses.activate
+def test_a_server_error_storm_fails_the_run_saying_nothing_was_changed_once(connection):
+    responses.get(f"{BASE}/api/v1/employees", status=503)
+
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "failed"
+    assert run.error == (
+        "ActionHRM had a server error (HTTP 503) on every try. hrsync will try again at the next sync. "
+        "Nothing was changed."
+    )

@@ -13,6 +13,13 @@ def _local_files_allowed(settings):
     settings.HRSYNC_ALLOW_LOCAL_FILES = True
 
 
+@pytest.fixture(autouse=True)
+def _loopback_servers_allowed(settings):
+    # The test sshd and HTTPS server listen on 127.0.0.1, which deployed-mode
+    # test runs (DATABASE_URL set) refuse to reach unless an operator allows it.
+    settings.HRSYNC_OUTBOUND_ALLOW = ["127.0.0.1"]
+
+
 @pytest.fixture(scope="session")
 def _https(tmp_path_factory):
     state, server = servers.start_https(tmp_path_factory.mktemp("https"))

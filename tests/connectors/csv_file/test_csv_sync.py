@@ -113,6 +113,104 @@ def test_someone_missing_from_the_next_file_is_deactivated(write_csv, tmp_path):
     assert Person.objects.filter(status="active").count() == 9
 
 
+def _roster(count: int) -> list[str]:
+    return [f"{i},P{i},L{i},p{i}@example.com,Active,," for i in range(1, count + 1)]
+
+
+def test_a_stray_quote_fails_the_run_naming_its_line_and_deactivates_nobody(write_csv, tmp_path):
+    rows = _roster(30)
+    connection = create(write_csv(HEADER + "\n".join(rows) + "\n"))
+    assert run_sync(connection, scope="employees").counts["created"] == 30
+    before = table_snapshot(exclude=("connections.SyncRun",))
+
+    rows[26] = "27,\"O'Neil,L27,p27@example.com,Active,,"  # line 28: a quote that never closes
+    (tmp_path / "staff.csv").write_text(HEADER + "\n".join(rows) + "\n")
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "failed"
+    assert run.error.startswith("The quote that opens on line 28 is never closed")
+    assert run.error.endswith(" Nothing was changed.")
+    assert table_snapshot(exclude=("connections.SyncRun",)) == before
+    assert Person.objects.filter(status="active").count() == 30
+
+
+def test_a_stray_quote_closed_by_a_quote_far_below_fails_the_run(write_csv, tmp_path):
+    rows = _roster(100)
+    connection = create(write_csv(HEADER + "\n".join(rows) + "\n"))
+    run_sync(connection, scope="employees")
+    before = table_snapshot(exclude=("connections.SyncRun",))
+
+    rows[9] = "10,\"O'Neil,L10,p10@example.com,Active,,"
+    rows[89] = '90,"P90, Jr",L90,p90@example.com,Active,,'
+    (tmp_path / "staff.csv").write_text(HEADER + "\n".join(rows) + "\n")
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "failed"
+    assert run.error.startswith("The quote that opens on line 11 is not closed within")
+    assert table_snapshot(exclude=("connections.SyncRun",)) == before
+
+
+def test_a_stray_quote_closed_by_another_a_few_lines_below_fails_the_run(write_csv, tmp_path):
+    # Rosters quote names with commas in them ("Lee, Jr"): the next such
+    # quote closes a stray one, and the people between must not look gone.
+    rows = _roster(30)
+    connection = create(write_csv(HEADER + "\n".join(rows) + "\n"))
+    run_sync(connection, scope="employees")
+    before = table_snapshot(exclude=("connections.SyncRun",))
+
+    rows[9] = "10,\"O'Neil,L10,p10@example.com,Active,,"
+    rows[12] = '13,"P13, Jr",L13,p13@example.com,Active,,'
+    (tmp_path / "staff.csv").write_text(HEADER + "\n".join(rows) + "\n")
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "failed"
+    assert run.error.startswith("The quote that opens on line 11 closes only on line 14, so lines 11 to 14")
+    assert run.error.endswith(" Nothing was changed.")
+    assert table_snapshot(exclude=("connections.SyncRun",)) == before
+    assert Person.objects.filter(status="active").count() == 30
+
+
+def test_a_megabyte_value_is_an_error_row_with_its_line_and_the_rest_syncs(write_csv):
+    uri = write_csv(
+        HEADER
+        + "1,Ann,Lee,ann@example.com,Active,,\n"
+        + f"2,{'B' * 1_000_000},Ng,bo@example.com,Active,,\n"
+        + "3,Cy,Oh,cy@example.com,Active,,\n"
+    )
+    run = run_sync(create(uri), scope="employees")
+
+    assert run.status == "completed_with_errors", run.error
+    [error] = changes(run, "error")
+    assert (error["position"], error["message"]) == ("line 3", "First Name is longer than 150 characters.")
+    assert set(people()) == {"ann@example.com", "cy@example.com"}
+
+
+def test_a_header_only_file_is_blocked_for_approval_whatever_the_thresholds(write_csv, tmp_path):
+    connection = create(write_csv(HEADER + "\n".join(_roster(4)) + "\n"))
+    run_sync(connection, scope="employees")
+    before = table_snapshot(exclude=("connections.SyncRun",))
+
+    (tmp_path / "staff.csv").write_text(HEADER)
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "blocked"
+    assert run.error.startswith("Staff file returned no records, so this sync would deactivate all 4 people")
+    assert "approve it only if everyone has really left" in run.error
+    assert table_snapshot(exclude=("connections.SyncRun",)) == before
+    assert Person.objects.filter(status="active").count() == 4
+
+
+def test_an_empty_file_fails_the_run_saying_nothing_was_changed_once(write_csv, tmp_path):
+    connection = create(write_csv(HEADER + "\n".join(_roster(2)) + "\n"))
+    run_sync(connection, scope="employees")
+
+    (tmp_path / "staff.csv").write_text("")
+    run = run_sync(connection, scope="employees")
+
+    assert run.status == "failed"
+    assert run.error == "The file is empty; a roster needs at least a header row. Nothing was changed."
+
+
 def test_a_mostly_empty_file_is_blocked_by_the_safeguard(write_csv, tmp_path):
     full = HEADER + "".join(f"{i},P{i},L{i},p{i}@example.com,Active,,\n" for i in range(1, 21))
     connection = create(write_csv(full))

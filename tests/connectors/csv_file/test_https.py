@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import logging
+import threading
 
 import pytest
 
 from connections import services
+from connections.models import Connection
 from connectors.base import ConnectorError
 from connectors.csv_file.connector import CsvFileConnector
 from hrsync.people.models import Person
@@ -97,3 +100,35 @@ def test_a_whole_sync_over_https(https):
     run = run_sync(connection, scope="employees")
     assert run.status == "succeeded", run.error
     assert sorted(Person.objects.values_list("first_name", flat=True)) == ["Ann", "Bo"]
+
+
+@pytest.mark.django_db
+def test_no_piece_of_a_password_the_server_echoes_in_its_reason_reaches_the_health_bar(settings):
+    settings.HRSYNC_ALLOW_INSECURE_LOOPBACK = True  # plain http to a stand-in on 127.0.0.1
+    password = "Zq9-Echoed-in-the-reason-phrase-unmistakable-and-long"
+
+    class Echoing(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format, *args):  # noqa: A002 - quiet
+            pass
+
+        def do_GET(self):  # noqa: N802
+            # The message keeps 60 characters of the reason: "Refused for password Zq9-Echoed-…".
+            self.send_response(400, f"Refused for password {password}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echoing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connection = services.connection_create(kind="csv_file", name="Echoing", values={
+            "uri": f"http://127.0.0.1:{server.server_address[1]}/staff.csv", "username": "csvuser",
+            "password": password,
+        })
+        services.connection_check(connection=connection)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    message = Connection.objects.get(pk=connection.pk).last_check_message
+    assert "(HTTP 400 Refused for password ********)" in message
+    assert not any(password[:n] in message for n in range(3, len(password) + 1))

@@ -208,6 +208,56 @@ def test_a_quote_that_never_closes_is_reported_with_its_line(write_csv):
     assert "line 3" in error.message and "quote" in error.message
 
 
+def test_a_file_ending_inside_a_quote_is_a_file_error_naming_the_line_the_quote_opens_on(write_csv):
+    content = HEADER + "1,Ann,Lee,a@example.com,Active\n" + "2,\"O'Neil,Ng,b@example.com,Active\n" + (
+        "".join(f"{i},F{i},L{i},p{i}@example.com,Active\n" for i in range(3, 8))
+    )
+    error = read_error(write_csv(content))
+    assert error.message.startswith("The quote that opens on line 3 is never closed")
+    assert error.permanent
+
+
+def test_more_than_128_kb_after_a_stray_quote_names_the_quote_not_a_field_limit(write_csv):
+    content = HEADER + "1,\"Ann,Lee,a@example.com,Active\n" + "".join(
+        f"{i},{'F' * 4000},L{i},p{i}@example.com,Active\n" for i in range(2, 42)
+    )
+    error = read_error(write_csv(content))
+    assert error.message.startswith("The quote that opens on line 2 is never closed")
+    assert "field limit" not in error.message
+
+
+def test_a_quoted_value_may_span_a_few_dozen_lines_but_no_more(write_csv):
+    from connectors.csv_file.reader import MAX_QUOTED_LINES
+
+    address = "\n".join(f"Address line {n}" for n in range(1, MAX_QUOTED_LINES + 1))
+    content = "Employee ID,Address,Status\n" + f'1,"{address}",Active\n' + "2,Short,Active\n"
+    uri = write_csv(content)
+    first, second = employees(uri, columns={"Employee ID": "employee_reference", "Address": "custom.address"},
+                              status_column="Status")
+    assert first.custom["address"] == address and second.source_position == f"line {MAX_QUOTED_LINES + 2}"
+
+    longer = address + "\nOne line too many"
+    error = read_error(write_csv("Employee ID,Address,Status\n2,Short,Active\n" + f'1,"{longer}",Active\n'),
+                       columns={"Employee ID": "employee_reference", "Address": "custom.address"},
+                       status_column="Status")
+    assert error.message.startswith("The quote that opens on line 3 is not closed within")
+
+
+def test_a_line_longer_than_any_roster_holds_is_a_file_error_naming_it(write_csv):
+    from connectors.csv_file.reader import MAX_LINE_BYTES
+
+    content = HEADER + "1,Ann,Lee,a@example.com,Active\n" + f"2,{'B' * MAX_LINE_BYTES},Ng,b@example.com,Active\n"
+    error = read_error(write_csv(content))
+    assert error.message == "Line 3 is longer than 4 MB; this does not look like a CSV file of people."
+
+
+def test_a_megabyte_value_in_a_well_formed_row_is_read_for_the_planner_to_refuse(write_csv):
+    content = HEADER + f"1,{'A' * 1_000_000},Lee,a@example.com,Active\n" + "2,Bo,Ng,b@example.com,Active\n"
+    long, fine = employees(write_csv(content))
+    assert long.problems == ["First Name is longer than 150 characters."]
+    assert (fine.first_name, fine.source_position) == ("Bo", "line 3")
+
+
 # -- values ------------------------------------------------------------------------
 
 

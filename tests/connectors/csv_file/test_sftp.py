@@ -4,12 +4,15 @@ except in CI where HRSYNC_REQUIRE_SERVICES makes it a failure)."""
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 
 import pytest
 
 from connections import services
 from connectors.base import ConnectorError
 from connectors.csv_file.connector import CsvFileConnector
+from connectors.csv_file.ssh import CONNECT_ATTEMPTS
 from connectors.csv_file.transport import sftp_fetch_host_key
 from hrsync.people.models import Person
 from tests.connections.helpers import run_sync
@@ -151,6 +154,41 @@ def test_a_fingerprint_of_the_servers_other_key_works_too(sshd, roster):
 def test_a_known_hosts_line_of_the_rsa_key_works(sshd, roster):
     line = f"[127.0.0.1]:{sshd.port} {sshd.host_key_line('rsa')}"
     assert read(sftp_connector(sshd, roster, host_key=line)) == ["1", "2", "3"]
+
+
+def test_asking_the_server_for_its_other_key_types_logs_no_error(sshd, roster, caplog):
+    # The server has no ECDSA key: hrsync's retry for the pinned RSA key
+    # asks for one on the way, and that refusal is expected.
+    caplog.set_level(logging.DEBUG)
+    assert read(sftp_connector(sshd, roster, host_key=sshd.host_fingerprint("rsa"))) == ["1", "2", "3"]
+
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
+    assert "IncompatiblePeer" not in caplog.text
+    assert caplog.records  # paramiko logged the session, so the assertions above mean something
+
+
+def test_paramikos_errors_outside_the_key_type_retry_are_still_logged(caplog):
+    # Not an SSH server: it answers every connection with a line of junk.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_with_junk() -> None:
+        with listener:
+            for _ in range(CONNECT_ATTEMPTS):
+                conn, _address = listener.accept()
+                with conn:
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer_with_junk, daemon=True).start()
+    connector = CsvFileConnector(
+        config={"uri": f"sftp://127.0.0.1:{port}/x.csv", "username": "u", "host_key": "SHA256:" + "Q" * 43},
+        secrets={"password": "p"},
+    )
+
+    error = failure(connector)
+
+    assert "did not answer as an SSH server" in error.message
+    assert any(r.name.startswith("paramiko") and r.levelno == logging.ERROR for r in caplog.records)
 
 
 def test_fetching_the_host_key_gives_the_servers_real_fingerprint(sshd, roster):

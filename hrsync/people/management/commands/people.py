@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import csv
+import itertools
 import json
 import os
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from connections.management.cli import OperatorCommand
+from hrsync.csv_export import csv_lines
 from hrsync.people.services import people_export_fields, people_export_rows
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Work with the people directory."
 
     def add_arguments(self, parser) -> None:
@@ -37,11 +37,9 @@ class Command(BaseCommand):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     def _export_csv(self) -> None:
-        fields = people_export_fields()
-        writer = csv.DictWriter(self.stdout, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for row in people_export_rows():
-            writer.writerow({name: _csv_cell(value) for name, value in row.items()})
+        rows = (row.values() for row in people_export_rows())
+        for line in csv_lines(itertools.chain([people_export_fields()], rows)):
+            self.stdout.write(line, ending="")
 
     def _export_json(self) -> None:
         # One object per line inside the list: valid JSON, written as it is read.
@@ -51,13 +49,3 @@ class Command(BaseCommand):
             self.stdout.write(separator + json.dumps(row, ensure_ascii=False), ending="")
             separator = ",\n"
         self.stdout.write("\n]" if separator != "\n" else "]")
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    return value

@@ -1,0 +1,36 @@
+"""connectors.base: the contract's shared helpers."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import quote
+
+from connectors.base import Connector
+
+
+class _Vendor(Connector):
+    kind = "vendor"
+    label = "Vendor"
+    secret_fields = ("password", "token")
+
+
+def test_scrub_replaces_every_secret_in_every_form_a_server_may_echo():
+    password = "p&ss w/rd+Zq9"
+    vendor = _Vendor(config={"username": "api-user"}, secrets={"password": password, "token": "tok-123456"})
+    basic = base64.b64encode(f"api-user:{password}".encode()).decode()
+    text = (
+        f"raw {password}; url {quote(password, safe='')}; form p%26ss+w%2Frd%2BZq9; "
+        f"html p&amp;ss w/rd+Zq9; basic {basic}; alone {base64.b64encode(password.encode()).decode()}; "
+        "token tok-123456"
+    )
+
+    scrubbed = vendor.scrub(text)
+
+    assert scrubbed == (
+        "raw ********; url ********; form ********; html ********; basic ********; alone ********; "
+        "token ********"
+    )
+
+
+def test_scrub_leaves_text_alone_when_the_connection_has_no_secrets():
+    assert _Vendor(config={}, secrets={}).scrub("Login failed") == "Login failed"
