@@ -11,6 +11,7 @@ from django.db import connections
 
 from connections import services
 from connections.models import SyncRun
+from connections.sync import apply_plan
 from hrsync.people.models import Person
 from mappings.models import EmployeeMapping
 from tests.conftest import need_service
@@ -58,29 +59,7 @@ def test_two_connections_linking_the_same_people_at_once_link_each_person_to_one
         Person(first_name=f"First{n}", last_name=f"Last{n}", email=f"p{n}@example.com") for n in range(size)
     )
     source.employees = [employee(f"E{n}", email=f"p{n}@example.com") for n in range(size)]
-    rosters = [ConnectionFactory(name="HR One"), ConnectionFactory(name="HR Two")]
-    # Both runs have planned their links before either applies: the race.
-    both_planned = threading.Barrier(2)
-    apply_plan = services.apply_plan
-
-    def apply_once_both_planned(**kwargs):
-        both_planned.wait(timeout=30)
-        return apply_plan(**kwargs)
-
-    monkeypatch.setattr(services, "apply_plan", apply_once_both_planned)
-    runs: dict[str, SyncRun] = {}
-
-    def sync(connection) -> None:
-        try:
-            runs[connection.name] = run_sync(connection, scope="employees")
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=sync, args=(connection,)) for connection in rosters]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    runs = _sync_two_connections_at_once(monkeypatch)
 
     outcomes = sorted(
         (run.status, run.counts["linked"], run.counts["conflicts"], run.error) for run in runs.values()
@@ -107,8 +86,32 @@ def test_two_connections_creating_the_same_new_people_at_once_create_each_person
     need_service(db.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     size = 200
     source.employees = [employee(f"E{n}", email=f"new{n}@example.com") for n in range(size)]
+    runs = _sync_two_connections_at_once(monkeypatch)
+
+    outcomes = sorted(
+        (run.status, run.counts["created"], run.counts["conflicts"], run.error) for run in runs.values()
+    )
+    assert outcomes == [("completed_with_errors", 0, size, ""), ("succeeded", size, 0, "")]
+    winner = next(run.connection for run in runs.values() if run.status == "succeeded")
+    loser = next(run for run in runs.values() if run.status != "succeeded")
+    assert Person.objects.count() == size
+    assert set(Person.objects.values_list("managed_by_id", flat=True)) == {winner.pk}
+    conflicts = EmployeeMapping.objects.filter(connection=loser.connection)
+    assert set(conflicts.values_list("state", "person_id")) == {(EmployeeMapping.State.CONFLICT, None)}
+    assert conflicts.get(remote_id="E7").message == (
+        f"While this sync ran, {winner.name} created a person with the email new7@example.com."
+    )
+    # The next sync of the losing connection sees them and reports them as
+    # people another connection manages, as any sequential sync would.
+    monkeypatch.setattr(services, "apply_plan", apply_plan)
+    again = run_sync(loser.connection, scope="employees")
+    assert (again.status, again.counts["conflicts"], again.counts["created"]) == ("completed_with_errors", size, 0)
+
+
+def _sync_two_connections_at_once(monkeypatch) -> dict[str, SyncRun]:
+    """Sync "HR One" and "HR Two" (the same source) in two threads, both
+    having planned before either applies: the race. Their runs by name."""
     rosters = [ConnectionFactory(name="HR One"), ConnectionFactory(name="HR Two")]
-    # Both runs have planned to create these people before either applies.
     both_planned = threading.Barrier(2)
     apply_plan = services.apply_plan
 
@@ -130,22 +133,4 @@ def test_two_connections_creating_the_same_new_people_at_once_create_each_person
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-
-    outcomes = sorted(
-        (run.status, run.counts["created"], run.counts["conflicts"], run.error) for run in runs.values()
-    )
-    assert outcomes == [("completed_with_errors", 0, size, ""), ("succeeded", size, 0, "")]
-    winner = next(run.connection for run in runs.values() if run.status == "succeeded")
-    loser = next(run for run in runs.values() if run.status != "succeeded")
-    assert Person.objects.count() == size
-    assert set(Person.objects.values_list("managed_by_id", flat=True)) == {winner.pk}
-    conflicts = EmployeeMapping.objects.filter(connection=loser.connection)
-    assert set(conflicts.values_list("state", "person_id")) == {(EmployeeMapping.State.CONFLICT, None)}
-    assert conflicts.get(remote_id="E7").message == (
-        f"While this sync ran, {winner.name} created a person with the email new7@example.com."
-    )
-    # The next sync of the losing connection sees them and reports them as
-    # people another connection manages, as any sequential sync would.
-    monkeypatch.setattr(services, "apply_plan", apply_plan)
-    again = run_sync(loser.connection, scope="employees")
-    assert (again.status, again.counts["conflicts"], again.counts["created"]) == ("completed_with_errors", size, 0)
+    return runs
