@@ -89,26 +89,27 @@ def task_sync(args: argparse.Namespace) -> dict[str, Any]:
     """One sync of the CSV file through the real connector, planner and applier."""
     from django.db import connection as db
 
-    from connections import services
+    from connections import runs
     from connections.models import SyncRun
+    from connections.sync import runner
 
     connection = _connection(Path(args.csv).resolve().as_uri())
     counter = QueryCounter()
     # Tag the engine's two halves so their query counts are told apart.
-    services.directory_fingerprint = counter.wrap("plan", services.directory_fingerprint)
-    services.directory_state_load = counter.wrap("plan", services.directory_state_load)
-    services.plan = counter.wrap("plan", services.plan)
-    services.apply_plan = counter.wrap("apply", services.apply_plan)
-    services._finish = counter.wrap("finish", services._finish)
+    runner.directory_fingerprint = counter.wrap("plan", runner.directory_fingerprint)
+    runner.directory_state_load = counter.wrap("plan", runner.directory_state_load)
+    runner.plan = counter.wrap("plan", runner.plan)
+    runner.apply_plan = counter.wrap("apply", runner.apply_plan)
+    runner._finish = counter.wrap("finish", runner._finish)
 
     started = time.perf_counter()
     with db.execute_wrapper(counter):
         if args.apply_dry_run:
             dry_run = SyncRun.objects.filter(connection=connection, dry_run=True).latest("pk")
-            run = services.sync_run_apply_dry_run(dry_run=dry_run, enqueue=False)
+            run = runs.sync_run_apply_dry_run(dry_run=dry_run, enqueue=False)
         else:
-            run = services.sync_run_start(connection=connection, dry_run=args.dry_run, enqueue=False)
-        run = services.sync_run_execute(run_id=run.pk)
+            run = runs.sync_run_start(connection=connection, dry_run=args.dry_run, enqueue=False)
+        run = runner.sync_run_execute(run_id=run.pk)
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,

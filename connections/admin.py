@@ -2,8 +2,16 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from connections import services
 from connections.models import Connection, SyncRun
+from connections.runs import (
+    ConnectionDisabled,
+    SyncAlreadyRunning,
+    SyncRunStateError,
+    TaskQueueUnreachable,
+    sync_run_approve,
+    sync_run_reject,
+    sync_run_start,
+)
 
 
 @admin.register(Connection)
@@ -20,16 +28,16 @@ class ConnectionAdmin(admin.ModelAdmin):
     def _start(self, request: HttpRequest, queryset: QuerySet[Connection], *, dry_run: bool) -> None:
         for connection in queryset:
             try:
-                run = services.sync_run_start(
+                run = sync_run_start(
                     connection=connection,
                     scope=SyncRun.Scope.ALL,
                     dry_run=dry_run,
                     trigger=SyncRun.Trigger.MANUAL,
                     user=request.user,
                 )
-            except (services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
+            except (SyncAlreadyRunning, ConnectionDisabled) as exc:
                 self.message_user(request, str(exc), messages.WARNING)
-            except services.TaskQueueUnreachable as exc:
+            except TaskQueueUnreachable as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 kind = "Dry run" if dry_run else "Sync"
@@ -61,10 +69,10 @@ class SyncRunAdmin(admin.ModelAdmin):
     def approve(self, request: HttpRequest, queryset: QuerySet[SyncRun]) -> None:
         for run in queryset:
             try:
-                services.sync_run_approve(run=run, user=request.user)
-            except (services.SyncRunStateError, services.SyncAlreadyRunning) as exc:
+                sync_run_approve(run=run, user=request.user)
+            except (SyncRunStateError, SyncAlreadyRunning) as exc:
                 self.message_user(request, str(exc), messages.WARNING)
-            except services.TaskQueueUnreachable as exc:
+            except TaskQueueUnreachable as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 self.message_user(request, f"Run #{run.pk} approved and queued.", messages.SUCCESS)
@@ -73,8 +81,8 @@ class SyncRunAdmin(admin.ModelAdmin):
     def reject(self, request: HttpRequest, queryset: QuerySet[SyncRun]) -> None:
         for run in queryset:
             try:
-                services.sync_run_reject(run=run, user=request.user)
-            except services.SyncRunStateError as exc:
+                sync_run_reject(run=run, user=request.user)
+            except SyncRunStateError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             else:
                 self.message_user(request, f"Run #{run.pk} rejected.", messages.SUCCESS)

@@ -7,18 +7,15 @@ validate again and own every rule about what a connection may hold.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
-from django.utils.text import capfirst
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from connections import services
 from connections.models import Connection, SyncRun
-from connectors.base import ColumnLayout, Connector
+from connectors.base import Connector
 from connectors.registry import connector_class, enabled_kinds
 from hrsync.people.models import Person
 
@@ -257,156 +254,3 @@ class SyncActionForm(forms.Form):
     def scope_and_dry_run(self) -> tuple[str, bool]:
         _label, scope, dry_run = SYNC_ACTIONS[self.cleaned_data["action"]]
         return scope, dry_run
-
-
-# -- the column-mapping page -------------------------------------------------------
-
-#: A row's choice for "a custom field"; its key is typed beside it.
-CUSTOM_TARGET = "custom"
-CUSTOM_PREFIX = "custom."
-_TARGET_LABELS = {
-    "location": "Location (depot)",
-    "manager": "Manager (their unique key)",
-    "status": "Status (through the status map)",
-}
-
-
-def target_label(target: str) -> str:
-    """"first_name" → "First name"; "custom.shoe_size" → "custom field “shoe_size”"."""
-    if target.startswith(CUSTOM_PREFIX):
-        return f"custom field “{target[len(CUSTOM_PREFIX):]}”"
-    if target in _TARGET_LABELS:
-        return _TARGET_LABELS[target]
-    try:
-        return capfirst(Person._meta.get_field(target).verbose_name)
-    except FieldDoesNotExist:
-        return capfirst(target.replace("_", " "))
-
-
-class ColumnMappingForm(forms.Form):
-    """Each column of the source → a person field, a custom field or nothing;
-    which column is the unique key; where the status comes from.
-
-    The rows' fields are ``target_<n>`` and ``custom_<n>`` for the n-th
-    column of ``layout``. ``key_column`` is a radio in each row: a browser
-    sends one, and a request with two is refused rather than half-applied.
-    """
-
-    key_column = forms.MultipleChoiceField(
-        label="Unique key column",
-        error_messages={
-            "required": "Choose the unique key column: the employee id, or the email when the file has none.",
-            "invalid_choice": "Choose the unique key column from the file's columns.",
-        },
-    )
-    #: The columns the page showed: the file may have changed since, and a
-    #: row's choice must never land on another column.
-    seen_columns = forms.CharField(widget=forms.HiddenInput, required=False)
-    status_source = forms.ChoiceField(
-        label="Status",
-        widget=forms.RadioSelect,
-        choices=[
-            ("column", "From the column mapped to Status (its values go through the status map)"),
-            ("all_active", "Everyone in the file is active"),
-        ],
-        error_messages={"required": "Choose where each person's status comes from."},
-    )
-
-    def __init__(self, *args: Any, layout: ColumnLayout, targets: Sequence[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.layout = layout
-        choices = [("", "— ignore —"), *[(t, target_label(t)) for t in targets], (CUSTOM_TARGET, "Custom field…")]
-        for i, column in enumerate(layout.columns):
-            target, custom = column.target, ""
-            if target.startswith(CUSTOM_PREFIX):
-                target, custom = CUSTOM_TARGET, target[len(CUSTOM_PREFIX):]
-            elif target not in targets:
-                target = ""
-            self.fields[f"target_{i}"] = forms.ChoiceField(
-                label=f"{column.label} maps to", choices=choices, required=False, initial=target,
-                widget=forms.Select(attrs={"data-target-select": ""}),
-            )
-            self.fields[f"custom_{i}"] = forms.CharField(
-                label=f"Custom field key for {column.label}", required=False, max_length=100, initial=custom,
-                widget=forms.TextInput(attrs={"placeholder": "such as shoe_size", "spellcheck": "false"}),
-            )
-        self.fields["key_column"].choices = [(column.ref, column.label) for column in layout.columns]
-        self.fields["key_column"].initial = [layout.key] if layout.key else []
-        self.fields["status_source"].initial = "all_active" if layout.all_active else "column"
-
-    @property
-    def columns_signature(self) -> str:
-        """What ``seen_columns`` must say; rendered as it is now, also when a
-        post with an older one is shown again."""
-        return json.dumps([column.ref for column in self.layout.columns], ensure_ascii=False)
-
-    def rows(self) -> Iterator[dict[str, Any]]:
-        """One row per column, for the template."""
-        keys = self["key_column"].value() or []
-        for i, column in enumerate(self.layout.columns):
-            yield {
-                "index": i,
-                "column": column,
-                "target": self[f"target_{i}"],
-                "custom": self[f"custom_{i}"],
-                "is_key": column.ref in keys,
-            }
-
-    def clean_key_column(self) -> str:
-        chosen = self.cleaned_data["key_column"]
-        if len(chosen) > 1:
-            raise ValidationError(f"Choose one unique key column, not {len(chosen)}.")
-        return chosen[0]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        mapped: dict[str, str] = {}  # target → the label of the column mapped to it
-        self.columns_value: dict[str, str] = {}
-        if cleaned.get("seen_columns") != self.columns_signature:
-            raise ValidationError(
-                "The file's columns have changed since this page was opened: check the mapping below "
-                "and save again."
-            )
-        for i, column in enumerate(self.layout.columns):
-            target = cleaned.get(f"target_{i}") or ""
-            if target == CUSTOM_TARGET:
-                key = (cleaned.get(f"custom_{i}") or "").strip()
-                if not key:
-                    self.add_error(f"custom_{i}", "Enter the custom field's key, such as shoe_size.")
-                    continue
-                target = CUSTOM_PREFIX + key
-            if not target:
-                continue
-            if target in mapped:
-                self.add_error(
-                    f"target_{i}",
-                    f"“{mapped[target]}” is already mapped to {target_label(target)}: map each field from "
-                    "one column.",
-                )
-                continue
-            mapped[target] = column.label
-            self.columns_value[column.ref] = target
-        if not mapped and not self.errors:
-            self.add_error(None, "Map at least one column to a person field.")
-        source = cleaned.get("status_source")
-        if source == "all_active" and "status" in mapped:
-            self.add_error(
-                "status_source",
-                f"“{mapped['status']}” is mapped to Status, so not everyone in the file is active: "
-                "take the status from it, or set that column to “ignore”.",
-            )
-        elif source == "column" and "status" not in mapped:
-            self.add_error("status_source", "Map a column to Status, or choose “Everyone in the file is active”.")
-        return cleaned
-
-    def values(self) -> dict[str, str]:
-        """The connector settings the page owns (``Connector.column_targets``).
-        The manager and status columns are in ``columns``, so the separate
-        settings are cleared rather than left to contradict them."""
-        return {
-            "columns": json.dumps(self.columns_value, ensure_ascii=False),
-            "key_column": self.cleaned_data["key_column"],
-            "manager_column": "",
-            "status_column": "",
-            "all_active": "true" if self.cleaned_data["status_source"] == "all_active" else "false",
-        }

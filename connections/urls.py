@@ -2,6 +2,7 @@ from django.urls import path
 
 from connections.views import connections as views
 from connections.views import runs
+from connectors.registry import connector_urlpatterns
 from mappings import views as mapping_views
 
 app_name = "connections"
@@ -15,8 +16,6 @@ urlpatterns = [
     path("<int:pk>/progress.json", views.ConnectionProgressView.as_view(), name="progress"),
     path("<int:pk>/settings/", views.ConnectionSettingsView.as_view(), name="settings"),
     path("<int:pk>/test/", views.ConnectionTestView.as_view(), name="test"),
-    path("<int:pk>/pin-host-key/", views.ConnectionPinHostKeyView.as_view(), name="pin_host_key"),
-    path("<int:pk>/columns/", views.ConnectionColumnsView.as_view(), name="columns"),
     path("<int:pk>/delete/", views.ConnectionDeleteView.as_view(), name="delete"),
     path("<int:pk>/runs/", runs.RunListView.as_view(), name="runs"),
     path("<int:pk>/runs/<int:run_id>/", runs.RunDetailView.as_view(), name="run"),
@@ -31,4 +30,6 @@ urlpatterns = [
         name="employee_action",
     ),
     path("<int:pk>/depots/", mapping_views.DepotMappingView.as_view(), name="depots"),
+    # Each connector's own pages: /connections/<pk>/<kind>/…, named connections:<kind>:…
+    *connector_urlpatterns(),
 ]

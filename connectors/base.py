@@ -4,6 +4,10 @@ A connector does I/O and translation only: it talks to one HR system and turns
 what it reads into ``RemoteEmployee`` / ``RemoteLocation`` records. It never
 touches Person rows and never decides create-vs-update; that is the planner's
 job (``connections.sync``).
+
+``Connector`` is the small contract every connector keeps; what only some
+connectors can do (pin a server's host key, map a table's columns) is an
+ability mixin at the end of this module, with its hooks in its docstring.
 """
 
 from __future__ import annotations
@@ -157,18 +161,19 @@ class RemoteEmployee:
 
 
 @dataclass(frozen=True, slots=True)
-class HostKeyOffer:
-    """A server's key, fetched without trusting it, for an admin to compare
-    with the fingerprint the server's administrator gives them and pin.
+class CheckOffer:
+    """A way out of a failed check that the connector offers the admin
+    (**Pin this key**), shown under the health bar until a newer check
+    replaces it.
 
-    Nothing here is secret. ``pin`` is the value that trusts exactly this key
-    when saved in the connector setting ``setting``.
+    ``template`` (one of the connector's own) renders it inside the
+    connection pages, with ``connection`` and ``offer`` (these ``values``).
+    The values wait in the session for the page after the redirect, so none
+    may be secret.
     """
 
-    fingerprint: str  # "SHA256:…", as ``ssh-keygen -l`` prints it
-    key_type: str  # "ssh-ed25519"
-    pin: str  # a known_hosts line
-    setting: str = "host_key"
+    template: str
+    values: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,37 +181,30 @@ class Check:
     """The result of "Test connection".
 
     ``sample``: a few records read, for the admin to see (the UI shows them as
-    a preview table when the connector sets ``check_preview``). ``host_key``:
-    set when the check failed because the server's key is not pinned yet (or
-    no longer matches the pin), to offer **Pin this key**.
+    a preview table when the connector sets ``check_preview``). ``offer``:
+    what the admin can do about a failed check, when the connector knows
+    (a server key to pin).
     """
 
     ok: bool
     message: str
     sample: list[dict[str, Any]] = field(default_factory=list)
-    host_key: HostKeyOffer | None = None
+    offer: CheckOffer | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class SourceColumn:
-    """One column of a table-shaped source (a CSV file), for the column-mapping page."""
+class ConnectorPage:
+    """A page of the connector's own (its ``urls.py``, mounted by the
+    registry under the connection), linked from the Overview and Settings tabs.
 
-    ref: str  # how the settings refer to it: its header name, or its position ("3")
-    label: str  # how to show it: the header name, or "Column 3"
-    example: str = ""  # its value in the first row, to help the admin recognise it
-    target: str = ""  # what it maps to now: one of ``column_targets``, "custom.<key>", or "" (ignored)
+    ``url_name`` is the page's name in the connector's ``urls.py``.
+    ``settings_help`` is the sentence the Settings tab shows about it, with
+    ``{link}`` where the link to the page goes.
+    """
 
-
-@dataclass(frozen=True, slots=True)
-class ColumnLayout:
-    """The columns of the source as it is now, with the connection's mapping
-    (or, when none is saved, the suggestions from the header names)."""
-
-    columns: tuple[SourceColumn, ...]
-    key: str = ""  # ref of the unique key column, "" when not known
-    all_active: bool = False  # "Everyone in the file is active" instead of a status column
-    suggested: bool = False  # the targets are suggestions: no mapping is saved yet
-    unmatched: tuple[str, ...] = ()  # saved column refs the source no longer has
+    label: str
+    url_name: str
+    settings_help: str = ""
 
 
 #: The status words most HR systems use, each to the person status of the
@@ -240,8 +238,10 @@ class Connector:
     config_form: ClassVar[type[forms.Form]]
     #: Form fields whose values are stored encrypted and never shown again.
     secret_fields: ClassVar[tuple[str, ...]] = ()
-    #: Any of "employees", "locations", "push", "upload", "webhook".
-    capabilities: ClassVar[frozenset[str]] = frozenset({"employees"})
+    #: The streams a run can read from this connector (``connections.sync.streams``):
+    #: "employees", and "locations" when it lists them. Abilities that are not
+    #: read by a run (uploads, webhooks, pushes) are mixins below, not streams.
+    streams: ClassVar[frozenset[str]] = frozenset({"employees"})
     #: Vendor status (as spelled by the vendor) → Person.Status value.
     default_status_map: ClassVar[dict[str, str]] = {}
     #: Person fields this connector fills, and therefore owns on the Person
@@ -264,14 +264,8 @@ class Connector:
     #: data then takes them from the employees it read, instead of reading
     #: the source a second time through ``fetch_locations()``.
     locations_in_records: ClassVar[bool] = False
-    #: What a column can be mapped to ("custom.<key>" is always allowed too),
-    #: for connectors that read a table whose columns the admin maps. Not
-    #: empty: the connection has a column-mapping page, which reads
-    #: ``column_headers()`` and saves the settings ``columns`` (JSON
-    #: {column ref: target}), ``key_column``, ``manager_column``,
-    #: ``status_column`` and ``all_active``, so such a connector's form must
-    #: accept exactly those.
-    column_targets: ClassVar[tuple[str, ...]] = ()
+    #: The connector's own pages, for the shared tabs to link to.
+    pages: ClassVar[tuple[ConnectorPage, ...]] = ()
 
     def __init__(
         self,
@@ -347,22 +341,91 @@ class Connector:
         for the health bar ("acme.actionhrm.com")."""
         return self.label
 
-    # -- optional hooks ----------------------------------------------------
+
+# -- optional abilities ---------------------------------------------------------
+#
+# Mixins beside the base: a connector that has an ability inherits its mixin
+# and implements its hooks; shared code asks ``isinstance(connector, Ability)``
+# rather than which connector it is.
+
+
+@dataclass(frozen=True, slots=True)
+class HostKeyOffer:
+    """A server's key, fetched without trusting it, for an admin to compare
+    with the fingerprint the server's administrator gives them and pin.
+
+    Nothing here is secret. ``pin`` is the value that trusts exactly this key
+    when saved in the connector setting ``setting``.
+    """
+
+    fingerprint: str  # "SHA256:…", as ``ssh-keygen -l`` prints it
+    key_type: str  # "ssh-ed25519"
+    pin: str  # a known_hosts line
+    setting: str
+
+
+class HostKeyPinning:
+    """Ability: the connector trusts a server only by a pinned key (SFTP).
+
+    Hook:
+
+    ``host_key_fetch() -> HostKeyOffer | None``
+        The host key the server offers now, fetched without logging in and
+        without trusting it; None when this connection has no host key to
+        pin (an https:// address). Raise ConnectorError when the server
+        cannot be reached.
+
+    A check that fails on the key returns a ``CheckOffer`` that posts the
+    fingerprint it showed to the connector's pin page, which calls the hook
+    again and pins the key only when its fingerprint is the one the admin
+    was shown: a key is never trusted silently.
+    """
 
     def host_key_fetch(self) -> HostKeyOffer | None:
-        """The host key the server offers now, fetched without logging in
-        and without trusting it; None when this connection has no host key
-        to pin (the default). Raise ConnectorError when the server cannot be
-        reached.
+        raise NotImplementedError
 
-        **Pin this key** calls it again and pins the key only when its
-        fingerprint is the one the admin was shown: a key is never trusted
-        silently.
-        """
-        return None
+
+@dataclass(frozen=True, slots=True)
+class SourceColumn:
+    """One column of a table-shaped source (a CSV file), for the column-mapping page."""
+
+    ref: str  # how the settings refer to it: its header name, or its position ("3")
+    label: str  # how to show it: the header name, or "Column 3"
+    example: str = ""  # its value in the first row, to help the admin recognise it
+    target: str = ""  # what it maps to now: one of ``column_targets``, "custom.<key>", or "" (ignored)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnLayout:
+    """The columns of the source as it is now, with the connection's mapping
+    (or, when none is saved, the suggestions from the header names)."""
+
+    columns: tuple[SourceColumn, ...]
+    key: str = ""  # ref of the unique key column, "" when not known
+    all_active: bool = False  # "Everyone in the file is active" instead of a status column
+    suggested: bool = False  # the targets are suggestions: no mapping is saved yet
+    unmatched: tuple[str, ...] = ()  # saved column refs the source no longer has
+
+
+class ColumnMapped:
+    """Ability: the source is a table whose columns the admin maps to
+    person fields (a CSV file).
+
+    Hooks:
+
+    ``column_targets``
+        What a column can be mapped to ("custom.<key>" is always allowed
+        too). The connector's column-mapping page saves the settings
+        ``columns`` (JSON {column ref: target}), ``key_column``,
+        ``manager_column``, ``status_column`` and ``all_active``, so its
+        config form must accept exactly those.
+
+    ``column_headers() -> ColumnLayout``
+        The source's columns and their current mapping. Raise
+        ConnectorError when the source cannot be read.
+    """
+
+    column_targets: ClassVar[tuple[str, ...]]
 
     def column_headers(self) -> ColumnLayout:
-        """The source's columns and their current mapping, for the
-        column-mapping page; only for connectors with ``column_targets``.
-        Raise ConnectorError when the source cannot be read."""
         raise NotImplementedError

@@ -10,9 +10,9 @@ What the session guarantees:
 * a timeout on every request (``(connect, read)`` seconds; an explicit
   ``timeout=None`` is replaced by the default: nothing waits forever);
 * retries with exponential backoff (``backoff_base * 2**n`` seconds, capped at
-  ``max_backoff``) on 429, on 5xx and on connection errors / timeouts, up to
-  ``max_attempts`` tries in all. A ``Retry-After`` header (seconds or an
-  HTTP-date) on a 429 or 5xx is honoured instead of the backoff, capped at
+  ``max_backoff``; :func:`backoff_delay`) on 429, on 5xx and on connection
+  errors / timeouts, up to ``max_attempts`` tries in all. A ``Retry-After``
+  header (seconds or an HTTP-date) on a 429 or 5xx is honoured instead of the backoff, capped at
   ``max_retry_after`` (300 s by default) so a confused server cannot park a
   worker for hours. Other 4xx are never retried.
 * Requests that may not be safe to repeat (POST, PATCH) are retried only when
@@ -23,9 +23,14 @@ What the session guarantees:
   connection error is re-raised; :func:`raise_for_status` and
   :func:`unreachable_error` turn those into messages an admin can act on.
 
-Sleeping goes through ``session.sleep`` (``time.sleep`` by default) so tests
-can record the delays instead of waiting. The retry loop lives here rather
-than in urllib3's ``Retry`` so that it also runs under ``responses`` mocks.
+Answers that say "not now" (429, 5xx) are retried by :class:`HttpRetry`, a
+``urllib3.util.Retry`` mounted on the session's adapters. A request that got
+no answer at all (a refused or broken connection, a timeout) is retried by
+:meth:`HttpSession.request` under the same rules and the same count of tries:
+``responses``, which the tests mock vendors with, raises such failures
+without ever consulting the adapter's Retry. Sleeping goes through
+``session.sleep`` (:func:`backoff_sleep` by default) so tests can record the
+delays instead of waiting.
 
 Every connection is opened through :func:`connectors.outbound.socket_connect`
 (the address rules of this deployment, checked on the address actually
@@ -51,6 +56,8 @@ import re
 import socket
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -58,7 +65,15 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ResponseError,
+)
+from urllib3.util import Retry, Timeout
+from urllib3.util.retry import RequestHistory
 
 from connectors import outbound
 from connectors.base import ConnectorError
@@ -91,6 +106,14 @@ def user_agent(suffix: str = "") -> str:
 
 def is_retryable_status(status: int) -> bool:
     return status == 429 or 500 <= status <= 599
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float | None = None) -> float:
+    """Seconds to wait after the ``attempt``-th failed try (1-based): base,
+    2·base, 4·base…, at most ``cap``. Every outbound retry (HTTP and SFTP)
+    waits by this schedule."""
+    delay = base * 2 ** (attempt - 1)
+    return delay if cap is None else min(cap, delay)
 
 
 def safe_url(url: str) -> str:
@@ -175,11 +198,26 @@ class _CheckedHTTPSConnection(_CheckedConnect, HTTPSConnection):
     pass
 
 
-class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+class _DeadlineTimeouts:
+    """urllib3's ``_get_timeout`` shortened to what is left of a web page's
+    deadline, on every try: the retries :class:`HttpRetry` asks for reuse the
+    timeouts the request started with."""
+
+    def _get_timeout(self, timeout: Any) -> Timeout:
+        timeout = super()._get_timeout(timeout)
+        if outbound.deadline_left() is None:
+            return timeout
+        return Timeout(
+            connect=outbound.within_deadline(Timeout.resolve_default_timeout(timeout.connect_timeout)),
+            read=outbound.within_deadline(Timeout.resolve_default_timeout(timeout.read_timeout)),
+        )
+
+
+class _CheckedHTTPConnectionPool(_DeadlineTimeouts, HTTPConnectionPool):
     ConnectionCls = _CheckedHTTPConnection
 
 
-class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+class _CheckedHTTPSConnectionPool(_DeadlineTimeouts, HTTPSConnectionPool):
     ConnectionCls = _CheckedHTTPSConnection
 
 
@@ -195,8 +233,114 @@ class _CheckedAdapter(HTTPAdapter):
         }
 
 
+@dataclass(slots=True)
+class _Request:
+    """The request an HttpSession is sending, as its retries see it."""
+
+    method: str
+    where: str  # safe_url(): fit for a log line
+    idempotent: bool
+    tries: int = 1  # made so far, answered or not
+
+
+_request: ContextVar[_Request | None] = ContextVar("hrsync_http_request", default=None)
+
+
+#: Failures without an answer raise at once (HttpSession.request retries
+#: them); answers are counted by HttpRetry itself.
+_HTTP_RETRY_COUNTS: dict[str, Any] = {
+    "total": None,
+    "connect": 0,
+    "read": False,
+    "other": 0,
+    "status": None,
+    "redirect": None,
+    "raise_on_status": False,
+    "raise_on_redirect": False,
+}
+
+
+class HttpRetry(Retry):
+    """The ``urllib3.util.Retry`` every HttpSession mounts: hrsync's rules for
+    an answer that says "not now" (see the module docstring).
+
+    * 429 is retried whatever the method (the server did not act on it), 5xx
+      only when the request is safe to repeat;
+    * the wait is ``Retry-After`` (seconds or an HTTP-date) capped at the
+      session's ``max_retry_after``, or else the session's backoff; when the
+      tries run out, or the wait would run past a web page's deadline, the
+      last answer is returned;
+    * the wait happens in :meth:`increment`, through ``session.sleep``, and
+      :meth:`sleep` does nothing: ``responses`` replays urllib3's status
+      retries through ``is_retry`` and ``increment`` but never calls
+      ``sleep``, so a wait there would be skipped under the tests' mocks.
+
+    Failures without an answer are not retried here (``connect=0``,
+    ``read=False`` make urllib3 raise them as requests expects, as its
+    default Retry does); :meth:`HttpSession.request` retries those.
+    """
+
+    def __init__(self, *, session: HttpSession | None = None, **kwargs: Any) -> None:
+        for name, value in _HTTP_RETRY_COUNTS.items():
+            kwargs.setdefault(name, value)
+        super().__init__(**kwargs)
+        self.session = session
+
+    def new(self, **kwargs: Any) -> HttpRetry:
+        retry = super().new(**kwargs)
+        retry.session = self.session
+        return retry
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        request = _request.get()
+        return (
+            request is not None
+            and is_retryable_status(status_code)
+            and (status_code == 429 or request.idempotent)
+        )
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> HttpRetry:
+        request = _request.get()
+        if error is not None or response is None or request is None or self.session is None:
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+        session, status = self.session, response.status
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if retry_after is not None:
+            delay, why = min(retry_after, session.max_retry_after), "as Retry-After asked"
+        else:
+            delay, why = session.backoff(request.tries), "backing off"
+        if request.tries >= session.max_attempts or not outbound.deadline_allows(delay):
+            logger.warning(
+                "%s %s returned %d; giving up after %d tries",
+                request.method, request.where, status, request.tries,
+            )
+            # With raise_on_status off, urllib3 (and responses) return the answer.
+            raise MaxRetryError(_pool, url, ResponseError(ResponseError.SPECIFIC_ERROR.format(status_code=status)))
+        logger.info(
+            "%s %s returned %d; retrying in %.1f s, %s (try %d of %d)",
+            request.method, request.where, status, delay, why, request.tries + 1, session.max_attempts,
+        )
+        # Not super().increment(): urllib3 would log the URL, query string included.
+        retry = self.new(history=(*self.history, RequestHistory(method, None, None, status, None)))
+        response.drain_conn()  # the connection goes back to the pool while we wait
+        request.tries += 1
+        session.sleep(delay)
+        return retry
+
+    def sleep(self, response: Any = None) -> None:
+        """Nothing: :meth:`increment` has already waited."""
+
+
 class HttpSession(requests.Session):
-    """A ``requests.Session`` with default timeouts and a retry loop.
+    """A ``requests.Session`` with default timeouts and retries.
 
     Build it with :func:`http_session`. The attributes can be adjusted after
     construction (tests replace ``sleep``).
@@ -221,14 +365,14 @@ class HttpSession(requests.Session):
         self.max_retry_after = max_retry_after
         self.sleep: Callable[[float], None] = backoff_sleep
         for prefix in ("https://", "http://"):
-            self.mount(prefix, _CheckedAdapter())
+            self.mount(prefix, _CheckedAdapter(max_retries=HttpRetry(session=self)))
 
     def __repr__(self) -> str:
         return f"<HttpSession max_attempts={self.max_attempts} timeout={self.timeout!r}>"
 
     def backoff(self, attempt: int) -> float:
         """Delay after the ``attempt``-th failed try (1-based): base, 2·base, 4·base…"""
-        return min(self.max_backoff, self.backoff_base * 2 ** (attempt - 1))
+        return backoff_delay(attempt, base=self.backoff_base, cap=self.max_backoff)
 
     def request(  # type: ignore[override]
         self,
@@ -251,62 +395,50 @@ class HttpSession(requests.Session):
         if idempotent is None:
             idempotent = method_name in IDEMPOTENT_METHODS
 
-        attempt = 0
+        request = _Request(method=method_name, where=where, idempotent=idempotent)
+        token = _request.set(request)
+        try:
+            return self._request_until_answered(request, method_name, url_text, timeout, kwargs)
+        finally:
+            _request.reset(token)
+
+    def _request_until_answered(
+        self, request: _Request, method: str, url: str, timeout: Any, kwargs: dict[str, Any]
+    ) -> requests.Response:
+        # The adapter's HttpRetry retries answers; this retries the absence of one.
         while True:
-            attempt += 1
             if outbound.deadline_passed():
-                raise outbound.deadline_error(safe_host(url_text))
+                raise outbound.deadline_error(safe_host(url))
             kwargs["timeout"] = _within_deadline(timeout)
             started = time.monotonic()
             try:
-                response = super().request(method_name, url_text, **kwargs)
+                response = super().request(method, url, **kwargs)
             except requests.RequestException as exc:
                 if isinstance(exc, requests.Timeout) and outbound.deadline_passed():
-                    raise outbound.deadline_error(safe_host(url_text)) from None
+                    raise outbound.deadline_error(safe_host(url)) from None
+                delay = self.backoff(request.tries)
                 if (
-                    not self._may_retry_exception(exc, idempotent)
-                    or attempt >= self.max_attempts
-                    or not outbound.deadline_allows(self.backoff(attempt))
+                    not self._may_retry_exception(exc, request.idempotent)
+                    or request.tries >= self.max_attempts
+                    or not outbound.deadline_allows(delay)
                 ):
-                    if attempt > 1:
+                    if request.tries > 1:
                         logger.warning(
                             "%s %s failed (%s); giving up after %d tries",
-                            method_name, where, type(exc).__name__, attempt,
+                            method, request.where, type(exc).__name__, request.tries,
                         )
                     raise
-                delay = self.backoff(attempt)
                 logger.info(
                     "%s %s failed (%s); retrying in %.1f s (try %d of %d)",
-                    method_name, where, type(exc).__name__, delay, attempt + 1, self.max_attempts,
+                    method, request.where, type(exc).__name__, delay, request.tries + 1, self.max_attempts,
                 )
+                request.tries += 1
                 self.sleep(delay)
                 continue
-
-            status = response.status_code
             logger.debug(
-                "%s %s -> %d (%.2f s)", method_name, where, status, time.monotonic() - started
+                "%s %s -> %d (%.2f s)", method, request.where, response.status_code, time.monotonic() - started
             )
-            if not is_retryable_status(status) or not (idempotent or status == 429):
-                return response
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-            if retry_after is not None:
-                delay = min(retry_after, self.max_retry_after)
-                why = "as Retry-After asked"
-            else:
-                delay = self.backoff(attempt)
-                why = "backing off"
-            if attempt >= self.max_attempts or not outbound.deadline_allows(delay):
-                logger.warning(
-                    "%s %s returned %d; giving up after %d tries",
-                    method_name, where, status, attempt,
-                )
-                return response
-            logger.info(
-                "%s %s returned %d; retrying in %.1f s, %s (try %d of %d)",
-                method_name, where, status, delay, why, attempt + 1, self.max_attempts,
-            )
-            response.close()
-            self.sleep(delay)
+            return response
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         """Where a redirect leads; refused when it leaves https for plain http

@@ -1,15 +1,21 @@
 """Which connectors exist: kind slug → (label, dotted path).
 
 This dict is the one source of ``Connection.kind`` choices. Adding an
-integration means adding its package under ``connectors/`` and one line here.
+integration means adding its package under ``connectors/`` and one line here;
+the package's own pages, when it has any (its ``urls.py``), are mounted under
+each connection of that kind: ``/connections/<pk>/<kind>/…``, URL names
+``connections:<kind>:<name>``. Their templates live in the package's
+``templates/<kind>/`` folder (settings.TEMPLATES finds every connector's).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.urls import URLPattern, URLResolver, include, path
 from django.utils.module_loading import import_string
 
 from connectors.base import Connector
@@ -47,3 +53,15 @@ def connector_class(kind: str) -> type[Connector]:
 @cache
 def _import_connector(dotted_path: str) -> type[Connector]:
     return import_string(dotted_path)
+
+
+def connector_urlpatterns() -> list[URLPattern | URLResolver]:
+    """The connectors' own pages, for ``connections/urls.py`` to include:
+    each connector package's ``urls.py``, under ``<pk>/<kind>/`` and in the
+    namespace ``<kind>``."""
+    patterns: list[URLPattern | URLResolver] = []
+    for kind, (_label, dotted_path) in CONNECTORS.items():
+        package = dotted_path.rsplit(".", 2)[0]  # "connectors.csv_file.connector.CsvFileConnector"
+        if importlib.util.find_spec(f"{package}.urls") is not None:
+            patterns.append(path(f"<int:pk>/{kind}/", include((f"{package}.urls", kind))))
+    return patterns

@@ -98,7 +98,9 @@ WSGI_APPLICATION = "hrsync.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # A connector's own pages keep their templates in its package
+        # (connectors/<kind>/templates/<kind>/…), beside its views.
+        "DIRS": [BASE_DIR / "templates", *sorted(BASE_DIR.glob("connectors/*/templates"))],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

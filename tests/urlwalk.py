@@ -148,10 +148,11 @@ EXPECTED: dict[str, Access] = {
     "connections:progress": STAFF_JSON,
     "connections:settings": STAFF_PAGE,
     "connections:test": STAFF_POST,
-    "connections:pin_host_key": STAFF_POST,
-    # Only connectors that map a file's columns have the page (build_world's
-    # ActionHRM connection has not); tests/connections/test_views_csv.py reads it.
-    "connections:columns": Access(LOGIN, FORBIDDEN, Outcome(404)),
+    # A connector's own pages exist only for connections of its kind
+    # (build_world's connection is ActionHRM's); tests/connectors/csv_file/
+    # test_views.py and test_views_pin.py open them on CSV file connections.
+    "connections:csv_file:pin_host_key": Access(LOGIN, FORBIDDEN, Outcome(404)),
+    "connections:csv_file:columns": Access(LOGIN, FORBIDDEN, Outcome(404)),
     "connections:delete": STAFF_PAGE,  # GET asks for confirmation
     "connections:runs": STAFF_PAGE,
     "connections:run": STAFF_PAGE,
@@ -306,8 +307,8 @@ URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
     "connections:progress": _on_connection,
     "connections:settings": _on_connection,
     "connections:test": _on_connection,
-    "connections:pin_host_key": _on_connection,
-    "connections:columns": _on_connection,
+    "connections:csv_file:pin_host_key": _on_connection,
+    "connections:csv_file:columns": _on_connection,
     "connections:delete": _on_connection,
     "connections:runs": _on_connection,
     "connections:run": _on_each_run,

@@ -1,4 +1,10 @@
-"""The sync engine: plan (pure) and apply (bulk, atomic)."""
+"""The sync engine: plan (pure) and apply (bulk, atomic).
+
+``streams`` says which streams a run reads and ``runner`` executes a run
+(read → plan → safeguard → apply → finish); both are imported by their
+module path, not from here, so that importing the pure engine never pulls
+in the run lifecycle and the connection services.
+"""
 
 from connections.sync.applier import ApplyResult, apply_plan
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan

@@ -1,6 +1,6 @@
 """apply(): write a plan in bulk, inside the caller's transaction.
 
-The caller (``connections.services``) wraps this in ``transaction.atomic()``
+The caller (``connections.sync.runner``) wraps this in ``transaction.atomic()``
 together with the run's final status, so either everything in the plan is
 written and the run says so, or nothing is.
 """

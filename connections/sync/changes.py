@@ -168,6 +168,9 @@ class SyncPlan:
     source_hash: str = ""
     directory_hash: str = ""
     employees_planned: bool = False
+    #: Per stream the run read: what the read returned and its counts
+    #: (``connections.sync.streams.streams_report``).
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     #: Quiet unchanged records of a plan read back from a report, which
     #: leaves them out (a re-sync of 100,000 people is mostly these).
@@ -213,6 +216,7 @@ class SyncPlan:
             "source_hash": self.source_hash,
             "directory_hash": self.directory_hash,
             "employees_planned": self.employees_planned,
+            "streams": self.streams,
             "mapped_count": self.mapped_count,
             "records_read": self.records_read,
             "records_usable": self.records_usable,
@@ -246,6 +250,7 @@ class SyncPlan:
             source_hash=report.get("source_hash", ""),
             directory_hash=report.get("directory_hash", ""),
             employees_planned=report.get("employees_planned", False),
+            streams=dict(report.get("streams", {})),
             notes=list(report.get("notes", [])),
             unchanged_not_listed=report.get("unchanged_not_listed", 0),
         )

@@ -37,6 +37,20 @@ MAX_LENGTHS = {
 }
 
 
+def person_field_length_problem(*, field: str, value: object, label: str = "") -> str | None:
+    """The row error for a ``value`` longer than the Person ``field`` holds
+    (named ``label``, or else the field's name); None when it fits. Spaces
+    around the value do not count: they are trimmed before it is stored.
+
+    The one length rule, for the planner and for any connector that checks a
+    row as it reads it (a CSV column, say) to name the column at fault.
+    """
+    limit = MAX_LENGTHS.get(field)
+    if limit is None or not isinstance(value, str) or len(value) <= limit or len(value.strip()) <= limit:
+        return None
+    return f"{label or field} is longer than {limit} characters."
+
+
 #: Characters no text value may hold: NUL (PostgreSQL refuses it, failing the
 #: whole run, where SQLite stores it), half of a surrogate pair on its own
 #: (not even encodable as UTF-8), and the other control characters (C0, DEL
@@ -230,7 +244,7 @@ class _EmployeePlanner:
         self.state = state
         self.status_map = {status_key(k): v for k, v in settings.status_map.items()}
         self.valid_statuses = set(Person.Status.values)
-        self.length_limits = [(n, limit) for n, limit in MAX_LENGTHS.items() if n in settings.provides]
+        self.length_limits = tuple((n, limit) for n, limit in MAX_LENGTHS.items() if n in settings.provides)
         self.provided_fields = tuple(n for n in RemoteEmployee.PERSON_FIELDS if n in settings.provides)
         # The text a record carries into the directory and its mapping: its id
         # and status, the names and email the mapping's snapshot keeps, and
@@ -300,9 +314,10 @@ class _EmployeePlanner:
         if email and email not in self.state.people_by_email and not _email_is_valid(email):
             problems.append(f"'{_shown(record.email.strip())}' is not a valid email address.")
         for name, limit in self.length_limits:
+            # The length alone first: this runs for every field of every record.
             value = getattr(record, name)
-            if isinstance(value, str) and len(value) > limit and len(value.strip()) > limit:
-                problems.append(f"{name} is longer than {limit} characters.")
+            if len(value) > limit and (problem := person_field_length_problem(field=name, value=value)):
+                problems.append(problem)
         if len(record.remote_id) > MAX_REMOTE_ID_LENGTH:
             problems.append(f"The record's id is longer than {MAX_REMOTE_ID_LENGTH} characters.")
         problems.extend(self._text_problems(record))

@@ -24,10 +24,13 @@ class ConnectionTabMixin(StaffRequiredMixin, ContextMixin):
     """Loads ``self.connection`` from the URL's ``pk`` and fills the tab frame."""
 
     active_tab: str = ""
+    #: Set on a connector's own pages: only connections of that kind have them.
+    connector_kind: str = ""
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated and request.user.is_staff:
-            self.connection = get_object_or_404(Connection, pk=kwargs["pk"])
+            connections = Connection.objects.filter(kind=self.connector_kind) if self.connector_kind else Connection
+            self.connection = get_object_or_404(connections, pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

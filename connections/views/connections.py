@@ -9,22 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
 from connections import services
 from connections.forms import (
     SYNC_ACTIONS,
-    ColumnMappingForm,
     ConnectionNameForm,
     ConnectionSettingsForm,
     KindChoiceForm,
@@ -36,11 +33,15 @@ from connections.forms import (
     status_map_formset,
 )
 from connections.models import Connection, SyncRun
-from connections.previews import check_preview_rows, check_preview_table
+from connections.runs import (
+    ConnectionDisabled,
+    SyncAlreadyRunning,
+    TaskQueueUnreachable,
+    sync_run_start,
+)
 from connections.summaries import sync_run_counts, sync_run_summary
 from connections.views.base import ConnectionTabMixin
-from connectors import http, outbound
-from connectors.base import Check, ConnectorError
+from connections.views.checks import CheckResultMixin, check_flash, check_remember, safe_next, vendor_deadline
 from connectors.registry import connector_class, enabled_kinds
 from hrsync.access import StaffRequiredMixin
 
@@ -63,97 +64,6 @@ def interval_text(interval: dt.timedelta) -> str:
         return f"{minutes} minutes"
     hours = minutes // 60
     return "hour" if hours == 1 else f"{hours} hours"
-
-
-def _flash_check(request: HttpRequest, check, *, prefix: str = "") -> None:
-    if check.ok:
-        messages.success(request, f"{prefix}{check.message}")
-    else:
-        messages.warning(request, f"{prefix}The connection test failed: {check.message}")
-
-
-def _vendor_deadline(*, saved: bool):
-    """The block in which a page waits on the vendor: at most
-    HRSYNC_WEB_CHECK_SECONDS, well under the web worker's own timeout, so a
-    slow vendor gets a sentence rather than a killed request (a 500). Syncs
-    in the worker keep the full timeouts. ``saved``: the admin's settings are
-    saved by the time the vendor is asked."""
-    allowance = f"{http.DEFAULT_TIMEOUT[1]:g} s per request, with retries"
-    then = (
-        f"{'The settings were saved; the next sync' if saved else 'The next sync'} will try again "
-        f"with the full time allowance ({allowance})."
-    )
-    return outbound.deadline(seconds=settings.HRSYNC_WEB_CHECK_SECONDS, then=then)
-
-
-def _safe_next(request: HttpRequest) -> str | None:
-    """The ``next`` a form posted, when it is a page of this site."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return None
-
-
-# -- what a check found, for the page after the redirect -------------------------
-#
-# The health bar is saved on the connection; the preview rows and a host key
-# offered for pinning are not (they are not state, and the rows are people's
-# data). They ride in the session, server-side, to the page the redirect
-# lands on: the rows are shown once and dropped; the offer stays while the
-# health bar still shows the check that made it.
-
-
-def _check_session_key(connection: Connection) -> str:
-    return f"hrsync.check.{connection.pk}"
-
-
-def _remember_check(request: HttpRequest, connection: Connection, check: Check) -> None:
-    key = _check_session_key(connection)
-    found: dict[str, Any] = {}
-    sample = check_preview_rows(connection=connection, check=check)
-    if sample:
-        found["sample"] = sample
-    if check.host_key is not None and not check.ok:
-        found["host_key"] = {"fingerprint": check.host_key.fingerprint, "key_type": check.host_key.key_type}
-    if found and connection.last_check_at is not None:
-        request.session[key] = {"at": connection.last_check_at.isoformat(), **found}
-    else:
-        request.session.pop(key, None)
-
-
-def _check_extras(request: HttpRequest, connection: Connection) -> dict[str, Any]:
-    key = _check_session_key(connection)
-    found = request.session.get(key)
-    if not found:
-        return {}
-    at = connection.last_check_at.isoformat() if connection.last_check_at else None
-    if found.get("at") != at:  # a newer check (a sync, the CLI) has replaced it
-        del request.session[key]
-        return {}
-    extras: dict[str, Any] = {}
-    if found.get("sample"):
-        extras["check_preview"] = check_preview_table(rows=found.pop("sample"))
-    if found.get("host_key"):
-        extras["host_key_offer"] = found["host_key"]
-        request.session[key] = found
-    else:
-        del request.session[key]
-    return extras
-
-
-class CheckResultMixin:
-    """Shows what the last "Save and test" / "Test connection" found under
-    the health bar: the preview rows, and Pin this key."""
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        cls = connector_class(self.connection.kind)
-        return super().get_context_data(
-            **_check_extras(self.request, self.connection),
-            has_column_mapping=bool(cls.column_targets),
-            **kwargs,
-        )
 
 
 # -- list and create -----------------------------------------------------------
@@ -209,15 +119,15 @@ class ConnectionCreateView(StaffRequiredMixin, View):
         except ValidationError as exc:
             add_service_error(name_form, exc)
             return self._details(request, kind, name_form, config_form, status=400)
-        with _vendor_deadline(saved=True):
+        with vendor_deadline(saved=True):
             check = services.connection_check(connection=connection)
-        _remember_check(request, connection, check)
-        _flash_check(request, check, prefix=f"{connection.name} saved. ")
+        check_remember(request, connection, check)
+        check_flash(request, check, prefix=f"{connection.name} saved. ")
         return redirect("connections:overview", connection.pk)
 
     def _choose(self, request: HttpRequest, kind_form: KindChoiceForm) -> HttpResponse:
         kinds = [
-            {"kind": kind, "label": label, "capabilities": sorted(connector_class(kind).capabilities)}
+            {"kind": kind, "label": label, "streams": sorted(connector_class(kind).streams)}
             for kind, (label, _path) in enabled_kinds().items()
         ]
         return render(request, "connections/new_kind.html", {"form": kind_form, "kinds": kinds},
@@ -290,7 +200,7 @@ class ConnectionOverviewView(CheckResultMixin, ConnectionTabMixin, TemplateView)
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         connection = self.connection
         cls = connector_class(connection.kind)
-        has_locations = "locations" in cls.capabilities
+        has_locations = "locations" in cls.streams
         active = _active(connection)
         last = _last_finished(connection)
         checklist = _checklist(connection, has_locations)
@@ -320,13 +230,13 @@ class ConnectionSyncView(ConnectionTabMixin, View):
             return redirect("connections:overview", pk)
         scope, dry_run = form.scope_and_dry_run
         try:
-            run = services.sync_run_start(
+            run = sync_run_start(
                 connection=self.connection, scope=scope, dry_run=dry_run,
                 trigger=SyncRun.Trigger.MANUAL, user=request.user,
             )
-        except (services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
+        except (SyncAlreadyRunning, ConnectionDisabled) as exc:
             messages.warning(request, str(exc))
-        except services.TaskQueueUnreachable as exc:
+        except TaskQueueUnreachable as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"{run_title(run)} #{run.pk} queued.")
@@ -388,92 +298,11 @@ class ConnectionTestView(ConnectionTabMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        with _vendor_deadline(saved=False):
+        with vendor_deadline(saved=False):
             check = services.connection_check(connection=self.connection)
-        _remember_check(request, self.connection, check)
-        _flash_check(request, check)
-        return redirect(_safe_next(request) or reverse("connections:overview", args=[pk]))
-
-
-class ConnectionPinHostKeyView(ConnectionTabMixin, View):
-    """**Pin this key** (``services.connection_pin_host_key``): the page posts
-    back the fingerprint it showed."""
-
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        connection = self.connection
-        target = _safe_next(request) or reverse("connections:overview", args=[pk])
-        with _vendor_deadline(saved=False):
-            try:
-                pinned = services.connection_pin_host_key(
-                    connection=connection, fingerprint_shown=request.POST.get("fingerprint", "")
-                )
-            except services.HostKeyNotPinned as exc:
-                # Drop the stale offer: the admin must Test again and compare again.
-                request.session.pop(_check_session_key(connection), None)
-                messages.error(request, str(exc))
-                return redirect(target)
-            check = services.connection_check(connection=connection)
-        _remember_check(request, connection, check)
-        _flash_check(request, check, prefix=f"Pinned the {pinned}. ")
-        return redirect(target)
-
-
-class ConnectionColumnsView(CheckResultMixin, ConnectionTabMixin, TemplateView):
-    """The column-mapping page, for connectors that read a table
-    (``Connector.column_targets``): each column → a person field."""
-
-    template_name = "connections/columns.html"
-    active_tab = "settings"
-
-    def _targets(self) -> tuple[str, ...]:
-        targets = connector_class(self.connection.kind).column_targets
-        if not targets:
-            raise Http404("This integration has no column mapping.")
-        return targets
-
-    def _layout(self):
-        try:
-            with _vendor_deadline(saved=False):
-                return services.connector_for(connection=self.connection).column_headers(), ""
-        except ConnectorError as exc:
-            return None, exc.message
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        targets = self._targets()
-        layout, error = self._layout()
-        form = ColumnMappingForm(layout=layout, targets=targets) if layout is not None else None
-        return self.render_to_response(self.get_context_data(form=form, layout=layout, read_error=error))
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        # One allowance for the whole request: reading the header, then the check.
-        with _vendor_deadline(saved=False):
-            return self._save(request, pk)
-
-    def _save(self, request: HttpRequest, pk: int) -> HttpResponse:
-        connection = self.connection
-        targets = self._targets()
-        layout, error = self._layout()
-        if layout is None:
-            context = self.get_context_data(form=None, layout=None, read_error=error)
-            return self.render_to_response(context, status=400)
-        form = ColumnMappingForm(data=request.POST, layout=layout, targets=targets)
-        if form.is_valid():
-            try:
-                with transaction.atomic():
-                    services.connection_update(connection=connection, values=form.values())
-            except ValidationError as exc:
-                add_service_error(form, exc)
-            else:
-                with _vendor_deadline(saved=True):
-                    check = services.connection_check(connection=connection)
-                _remember_check(request, connection, check)
-                _flash_check(request, check, prefix="Column mapping saved. ")
-                return redirect("connections:columns", pk)
-        connection.refresh_from_db()
-        context = self.get_context_data(form=form, layout=layout, read_error="")
-        return self.render_to_response(context, status=400)
+        check_remember(request, self.connection, check)
+        check_flash(request, check)
+        return redirect(safe_next(request) or reverse("connections:overview", args=[pk]))
 
 
 # -- settings and delete -------------------------------------------------------
@@ -506,10 +335,10 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
             except ValidationError as exc:
                 add_service_error(form, exc)
             else:
-                with _vendor_deadline(saved=True):
+                with vendor_deadline(saved=True):
                     check = services.connection_check(connection=connection)
-                _remember_check(request, connection, check)
-                _flash_check(request, check, prefix="Settings saved. ")
+                check_remember(request, connection, check)
+                check_flash(request, check, prefix="Settings saved. ")
                 return redirect("connections:settings", pk)
         # The services may have half-applied the values to the instance: show the saved one.
         connection.refresh_from_db()

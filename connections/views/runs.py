@@ -15,8 +15,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
-from connections import services
 from connections.models import SyncRun
+from connections.runs import (
+    ConnectionDisabled,
+    SyncAlreadyRunning,
+    SyncRunStateError,
+    TaskQueueUnreachable,
+    sync_run_apply_dry_run,
+    sync_run_approve,
+    sync_run_reject,
+)
 from connections.summaries import SUMMARY_COUNT_KEYS, sync_run_counts
 from connections.sync.changes import Action
 from connections.views.base import ConnectionTabMixin
@@ -259,9 +267,9 @@ class _RunDecisionView(ConnectionTabMixin, View):
             return render(request, self.template_name, context)
         try:
             self.decide(run)
-        except (services.SyncRunStateError, services.SyncAlreadyRunning) as exc:
+        except (SyncRunStateError, SyncAlreadyRunning) as exc:
             messages.warning(request, str(exc))
-        except services.TaskQueueUnreachable as exc:
+        except TaskQueueUnreachable as exc:
             messages.error(request, str(exc))
         return redirect("connections:run", pk=self.connection.pk, run_id=run.pk)
 
@@ -273,7 +281,7 @@ class RunApproveView(_RunDecisionView):
     decision = "approve"
 
     def decide(self, run: SyncRun) -> None:
-        services.sync_run_approve(run=run, user=self.request.user)
+        sync_run_approve(run=run, user=self.request.user)
         messages.success(self.request, f"Approved: run #{run.pk} is being applied.")
 
 
@@ -281,7 +289,7 @@ class RunRejectView(_RunDecisionView):
     decision = "reject"
 
     def decide(self, run: SyncRun) -> None:
-        services.sync_run_reject(run=run, user=self.request.user)
+        sync_run_reject(run=run, user=self.request.user)
         messages.success(self.request, f"Rejected: nothing from run #{run.pk} was applied.")
 
 
@@ -303,11 +311,11 @@ class RunApplyView(ConnectionTabMixin, View):
             context = self.get_context_data(run=dry_run, decision="apply", deactivating=deactivating)
             return render(request, _RunDecisionView.template_name, context)
         try:
-            run = services.sync_run_apply_dry_run(dry_run=dry_run, user=request.user)
-        except (services.SyncRunStateError, services.SyncAlreadyRunning, services.ConnectionDisabled) as exc:
+            run = sync_run_apply_dry_run(dry_run=dry_run, user=request.user)
+        except (SyncRunStateError, SyncAlreadyRunning, ConnectionDisabled) as exc:
             messages.warning(request, str(exc))
             return redirect("connections:run", pk=self.connection.pk, run_id=dry_run.pk)
-        except services.TaskQueueUnreachable as exc:
+        except TaskQueueUnreachable as exc:
             messages.error(request, str(exc))
             return redirect("connections:run", pk=self.connection.pk, run_id=dry_run.pk)
         messages.success(request, f"Applying dry run #{dry_run.pk}: run #{run.pk} is on its way.")

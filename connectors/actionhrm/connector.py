@@ -111,7 +111,7 @@ class ActionHRMConnector(Connector):
     label = "ActionHRM"
     config_form = ActionHRMConfigForm
     secret_fields = ("password",)
-    capabilities = frozenset({"employees", "locations"})
+    streams = frozenset({"employees", "locations"})
     full_snapshot = True
     default_status_map: ClassVar[dict[str, str]] = STANDARD_STATUS_MAP
 

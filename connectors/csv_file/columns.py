@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
@@ -285,7 +285,7 @@ class ColumnPlan:
 
         values: dict[str, Any] = {}
         custom: dict[str, str] = {}
-        limits = _max_lengths()
+        length_problem, limits = _length_rule()
         for column in self.fields:
             text = cell(column)
             if column.target.startswith(CUSTOM_PREFIX):
@@ -294,8 +294,11 @@ class ColumnPlan:
                 values[column.target] = self._date(text, column, problems)
             else:
                 limit = limits.get(column.target)
-                if limit is not None and len(text) > limit:
-                    problems.append(f"{column.label} is longer than {limit} characters.")
+                # The length alone first: this runs for every cell of the file.
+                if limit is not None and len(text) > limit and (
+                    problem := length_problem(field=column.target, value=text, label=column.label)
+                ):
+                    problems.append(problem)
                     text = text[:limit]
                 values[column.target] = text
         if self.location is not None:
@@ -354,17 +357,12 @@ class ColumnPlan:
 
 
 @cache
-def _max_lengths() -> dict[str, int]:
-    # A value longer than the directory can hold would fail the whole run on
-    # PostgreSQL; it is a row error instead.
-    from hrsync.people.models import Person
+def _length_rule() -> tuple[Callable[..., str | None], Mapping[str, int]]:
+    # The directory's own rule, so a row names its column at fault; imported
+    # on first use because the planner needs the models loaded.
+    from connections.sync.planner import MAX_LENGTHS, person_field_length_problem
 
-    lengths = {}
-    for name in RemoteEmployee.PERSON_FIELDS:
-        max_length = getattr(Person._meta.get_field(name), "max_length", None)
-        if max_length:
-            lengths[name] = max_length
-    return lengths
+    return person_field_length_problem, MAX_LENGTHS
 
 
 def resolve_columns(

@@ -35,10 +35,14 @@ from typing import Any, ClassVar
 from connectors.base import (
     STANDARD_STATUS_MAP,
     Check,
+    CheckOffer,
     ColumnLayout,
+    ColumnMapped,
     Connector,
     ConnectorError,
+    ConnectorPage,
     HostKeyOffer,
+    HostKeyPinning,
     RemoteEmployee,
     RemoteLocation,
     SourceColumn,
@@ -66,16 +70,24 @@ logger = logging.getLogger(__name__)
 PREVIEW_ROWS = 10
 
 
-class CsvFileConnector(Connector):
+class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
     kind = "csv_file"
     label = "CSV file (SFTP/HTTPS)"
     config_form = CsvFileConfigForm
     secret_fields = ("password", "private_key", "passphrase")
-    capabilities = frozenset({"employees", "locations"})
+    streams = frozenset({"employees", "locations"})
     full_snapshot = True
     check_preview = True
     locations_in_records = True
     column_targets = column_rules.TARGETS
+    pages = (
+        ConnectorPage(
+            label="Column mapping",
+            url_name="columns",
+            settings_help="Choose which person field each column fills on the {link} page, from the file's own "
+            "header. (The column settings below are the same mapping as text.)",
+        ),
+    )
     default_status_map: ClassVar[dict[str, str]] = {
         **STANDARD_STATUS_MAP,
         "Leaver": "terminated",
@@ -232,7 +244,7 @@ class CsvFileConnector(Connector):
                     for line, row in islice(table.rows(), PREVIEW_ROWS)
                 ]
         except ConnectorError as exc:
-            return Check(ok=False, message=exc.message, host_key=self._offer_after(exc))
+            return Check(ok=False, message=exc.message, offer=self._pin_offer_after(exc))
         where = self.address.where
         noun = "column" if table.width == 1 else "columns"
         if not sample:
@@ -250,16 +262,22 @@ class CsvFileConnector(Connector):
         _host, key_type, _blob = line.split()
         return HostKeyOffer(fingerprint=fingerprint, key_type=key_type, pin=line, setting="host_key")
 
-    def _offer_after(self, error: ConnectorError) -> HostKeyOffer | None:
+    def _pin_offer_after(self, error: ConnectorError) -> CheckOffer | None:
         # Only a host key failure (none pinned yet, a changed key, a pin that
         # does not parse) is fixed by pinning: ssh.py's messages for those all
         # say "host key", and only then is the server asked for its key again.
         try:
             if self.address.scheme != "sftp" or "host key" not in error.message.lower():
                 return None
-            return self.host_key_fetch()
+            offer = self.host_key_fetch()
         except ConnectorError:
             return None
+        if offer is None:
+            return None
+        return CheckOffer(
+            template="csv_file/_host_key_offer.html",
+            values={"fingerprint": offer.fingerprint, "key_type": offer.key_type},
+        )
 
     def column_headers(self) -> ColumnLayout:
         """The header (or, without one, the width) and first row of the file,

@@ -25,9 +25,10 @@ import re
 import socket
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import paramiko
 from paramiko.ssh_exception import IncompatiblePeer, NoValidConnectionsError
@@ -37,11 +38,14 @@ from connectors.base import ConnectorError
 from connectors.csv_file.reader import IteratorStream
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CONNECT_TIMEOUT = 15.0
 AUTH_TIMEOUT = 30.0
 READ_TIMEOUT = 60.0
 CONNECT_ATTEMPTS = 3
+#: Seconds before the second try of an unreachable server (doubling after).
+CONNECT_BACKOFF = 2.0
 #: SFTP reads: paramiko's largest request, and how much is asked for at once
 #: (so a slow link is not one round trip per 32 KB, yet memory stays bounded).
 READ_REQUEST = 32768
@@ -442,14 +446,22 @@ def sftp_connect(host: str, port: int, login: SftpLogin, pin: HostPin) -> parami
     (within a web page's deadline); host key and login failures are
     permanent and not retried.
     """
+    return _retried(lambda: _connect_classified(host, port, login, pin), host_port=f"{host}:{port}")
+
+
+def _retried(attempt_once: Callable[[], T], *, host_port: str) -> T:
+    """``attempt_once()``, tried up to ``CONNECT_ATTEMPTS`` times while it
+    fails in a way that may clear up (it raises :class:`_Transient`), waiting
+    ``CONNECT_BACKOFF``, then twice as long… between tries, and never past a
+    web page's deadline."""
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:
-            return _connect_classified(host, port, login, pin)
+            return attempt_once()
         except _Transient as transient:
-            delay = 2.0 ** attempt
+            delay = http.backoff_delay(attempt, base=CONNECT_BACKOFF)
             if attempt >= CONNECT_ATTEMPTS or not outbound.deadline_allows(delay):
-                raise outbound.deadline_or(transient.error, where=f"{host}:{port}") from None
-            logger.info("SFTP %s:%s unreachable; retrying in %.0f s", host, port, delay)
+                raise outbound.deadline_or(transient.error, where=host_port) from None
+            logger.info("SFTP %s unreachable; retrying in %.0f s", host_port, delay)
             http.backoff_sleep(delay)
     raise AssertionError("unreachable")
 
@@ -528,7 +540,8 @@ def _sftp_chunks(
 def fetch_host_key(host: str, port: int) -> paramiko.PKey:
     """The key the server offers, without logging in or trusting it."""
     host_port = f"{host}:{port}"
-    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+
+    def offered_key() -> paramiko.PKey:
         transport = None
         try:
             sock = outbound.socket_connect((host, port), timeout=outbound.within_deadline(CONNECT_TIMEOUT))
@@ -537,11 +550,9 @@ def fetch_host_key(host: str, port: int) -> paramiko.PKey:
             transport.start_client(timeout=outbound.within_deadline(CONNECT_TIMEOUT))
             return transport.get_remote_server_key()
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            delay = 2.0 ** attempt
-            if attempt >= CONNECT_ATTEMPTS or not outbound.deadline_allows(delay):
-                raise outbound.deadline_or(_unreachable(exc, host_port), where=host_port) from None
-            http.backoff_sleep(delay)
+            raise _Transient(_unreachable(exc, host_port)) from None
         finally:
             if transport is not None:
                 transport.close()
-    raise AssertionError("unreachable")
+
+    return _retried(offered_key, host_port=host_port)

@@ -34,7 +34,7 @@ class SampleConnector(Connector):
     label = "Sample HR data (demo)"
     config_form = SampleConfigForm
     secret_fields = ()
-    capabilities = frozenset({"employees", "locations"})
+    streams = frozenset({"employees", "locations"})
     full_snapshot = True
     provides = frozenset({*RemoteEmployee.PERSON_FIELDS, "depot", "manager"})
     default_status_map = {

@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.mail import get_connection, send_mail
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from connections.models import Connection, SyncRun
-from connections.services import connector_for
+from connections.services import connection_connector
 from connections.sync.changes import WRITING_ACTIONS, Action
 from connectors.base import RemoteEmployee
 from hrsync.people.models import Person
 from mappings.models import EmployeeMapping
+
+logger = logging.getLogger(__name__)
 
 #: Related fields exported by a readable key instead of an id.
 _RELATED_EXPORT = {
@@ -97,7 +107,7 @@ def connection_owned_fields(*, connection: Connection) -> frozenset[str]:
     more fields on a connection whose field map names them.
     """
     try:
-        provides = connector_for(connection=connection).provides
+        provides = connection_connector(connection=connection).provides
     except ValidationError:
         provides = _ALL_SYNCED
     return frozenset(provides).intersection(EDITABLE_FIELDS) | ALWAYS_OWNED
@@ -228,3 +238,34 @@ def _is_about(entry: Mapping[str, Any], *, person_id: int, remote_ids: set[str])
     if entry.get("person_id") is not None:
         return entry["person_id"] == person_id
     return entry.get("action") == Action.CREATE and entry.get("remote_id") in remote_ids
+
+
+# -- invitations -------------------------------------------------------------------
+
+
+def people_send_invitations(*, person_ids: list[int]) -> int:
+    """Email each person a link to set their password. Never a password."""
+    sent = 0
+    # One SMTP session for the whole batch, not one per person.
+    mail_connection = get_connection()
+    for person in Person.objects.filter(id__in=person_ids).select_related("user"):
+        user = person.user
+        if user is None or not person.email:
+            continue
+        path = reverse(
+            "password_reset_confirm",
+            kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+        )
+        context = {"person": person, "link": f"{settings.HRSYNC_BASE_URL}{path}", "username": user.get_username()}
+        try:
+            send_mail(
+                subject="Your hrsync login",
+                message=render_to_string("people/invitation_email.txt", context),
+                from_email=None,
+                recipient_list=[person.email],
+                connection=mail_connection,
+            )
+            sent += 1
+        except OSError:
+            logger.warning("Could not send the invitation email to person %s", person.pk, exc_info=True)
+    return sent

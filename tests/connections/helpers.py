@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from django.apps import apps
 
-from connections import services
 from connections.models import SyncRun
+from connections.runs import sync_run_start
+from connections.sync import runner
 
 
 def run_sync(connection, *, scope: str = "all", dry_run: bool = False) -> SyncRun:
     """Start and execute a run in-process, as the CLI does."""
-    run = services.sync_run_start(connection=connection, scope=scope, dry_run=dry_run, enqueue=False)
-    return services.sync_run_execute(run_id=run.pk)
+    run = sync_run_start(connection=connection, scope=scope, dry_run=dry_run, enqueue=False)
+    return runner.sync_run_execute(run_id=run.pk)
 
 
 #: What a run observed about the connection's reachability is saved on the

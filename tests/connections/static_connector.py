@@ -14,7 +14,7 @@ class StaticConnector(Connector):
     kind = "static"
     label = "Static test source"
     config_form = forms.Form
-    capabilities = frozenset({"employees", "locations"})
+    streams = frozenset({"employees", "locations"})
     provides = frozenset({*RemoteEmployee.PERSON_FIELDS, "depot", "manager"})
 
     employees: list[RemoteEmployee] = []

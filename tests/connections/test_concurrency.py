@@ -9,9 +9,10 @@ import pytest
 from django.db import connection as db
 from django.db import connections
 
-from connections import services
 from connections.models import SyncRun
 from connections.sync import apply_plan
+from connections.runs import SyncAlreadyRunning, sync_run_start
+from connections.sync import runner
 from hrsync.people.models import Person
 from mappings.models import EmployeeMapping
 from tests.conftest import need_service
@@ -32,9 +33,9 @@ def test_two_simultaneous_requests_start_exactly_one_run(source):
     def request_sync() -> None:
         try:
             barrier.wait(timeout=10)
-            services.sync_run_start(connection=connection, enqueue=False)
+            sync_run_start(connection=connection, enqueue=False)
             outcome = "started"
-        except services.SyncAlreadyRunning as exc:
+        except SyncAlreadyRunning as exc:
             outcome = str(exc)
         finally:
             connections.close_all()
@@ -103,7 +104,7 @@ def test_two_connections_creating_the_same_new_people_at_once_create_each_person
     )
     # The next sync of the losing connection sees them and reports them as
     # people another connection manages, as any sequential sync would.
-    monkeypatch.setattr(services, "apply_plan", apply_plan)
+    monkeypatch.setattr(runner, "apply_plan", apply_plan)
     again = run_sync(loser.connection, scope="employees")
     assert (again.status, again.counts["conflicts"], again.counts["created"]) == ("completed_with_errors", size, 0)
 
@@ -113,13 +114,13 @@ def _sync_two_connections_at_once(monkeypatch) -> dict[str, SyncRun]:
     having planned before either applies: the race. Their runs by name."""
     rosters = [ConnectionFactory(name="HR One"), ConnectionFactory(name="HR Two")]
     both_planned = threading.Barrier(2)
-    apply_plan = services.apply_plan
+    apply_plan = runner.apply_plan
 
     def apply_once_both_planned(**kwargs):
         both_planned.wait(timeout=30)
         return apply_plan(**kwargs)
 
-    monkeypatch.setattr(services, "apply_plan", apply_once_both_planned)
+    monkeypatch.setattr(runner, "apply_plan", apply_once_both_planned)
     runs: dict[str, SyncRun] = {}
 
     def sync(connection) -> None:

@@ -7,11 +7,17 @@ import pytest
 from django.core import mail
 from django.db import IntegrityError, transaction
 
-from connections import services
 from connections.models import SyncRun
-from connections.sync import directory_state_load, plan
-from connections.sync import applier
-from connections.services import PlanSettings
+from connections.runs import (
+    ConnectionDisabled,
+    SyncAlreadyRunning,
+    SyncRunStateError,
+    sync_run_apply_dry_run,
+    sync_run_approve,
+    sync_run_reject,
+    sync_run_start,
+)
+from connections.sync import PlanSettings, applier, directory_state_load, plan, runner
 from connectors.base import ConnectorError
 from hrsync.people.models import Person
 from mappings.models import EmployeeMapping
@@ -60,8 +66,8 @@ def test_applying_a_dry_run_applies_exactly_its_plan(connection, source):
     source.employees = [employee("0", first_name="Changed"), employee("1"), employee("new")]
     dry = run_sync(connection, scope="employees", dry_run=True)
 
-    applied = services.sync_run_apply_dry_run(dry_run=dry, enqueue=False)
-    applied = services.sync_run_execute(run_id=applied.pk)
+    applied = sync_run_apply_dry_run(dry_run=dry, enqueue=False)
+    applied = runner.sync_run_execute(run_id=applied.pk)
 
     assert applied.status == Status.SUCCEEDED
     assert applied.applied_from == dry
@@ -77,8 +83,8 @@ def test_applying_a_stale_dry_run_plans_again_and_says_so(connection, source):
     dry = run_sync(connection, scope="employees", dry_run=True)
     source.employees = [employee("1"), employee("2")]  # the source moved on
 
-    applied = services.sync_run_execute(
-        run_id=services.sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk
+    applied = runner.sync_run_execute(
+        run_id=sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk
     )
 
     assert applied.counts["created"] == 2
@@ -91,8 +97,8 @@ def test_a_directory_edit_after_a_dry_run_also_triggers_a_fresh_plan(connection,
     dry = run_sync(connection, scope="employees", dry_run=True)
     PersonFactory(email="1@example.com")  # someone added the person by hand meanwhile
 
-    applied = services.sync_run_execute(
-        run_id=services.sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk
+    applied = runner.sync_run_execute(
+        run_id=sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk
     )
 
     assert applied.counts["linked"] == 1 and applied.counts["created"] == 0
@@ -120,10 +126,10 @@ def test_an_error_in_the_middle_of_apply_leaves_every_table_as_it_was(connection
 
 
 def test_a_second_run_for_the_same_connection_is_refused(connection, source):
-    services.sync_run_start(connection=connection, enqueue=False)
+    sync_run_start(connection=connection, enqueue=False)
 
-    with pytest.raises(services.SyncAlreadyRunning, match="A sync is already running for Static HR"):
-        services.sync_run_start(connection=connection, enqueue=False)
+    with pytest.raises(SyncAlreadyRunning, match="A sync is already running for Static HR"):
+        sync_run_start(connection=connection, enqueue=False)
     assert SyncRun.objects.filter(connection=connection).count() == 1
 
 
@@ -137,7 +143,7 @@ def test_the_database_itself_refuses_a_second_active_run(connection):
 
 def test_a_finished_run_lets_the_next_one_start(connection, source):
     run_sync(connection, scope="employees")
-    run = services.sync_run_start(connection=connection, enqueue=False)
+    run = sync_run_start(connection=connection, enqueue=False)
     assert run.status == Status.QUEUED
 
 
@@ -154,8 +160,8 @@ def test_the_safeguard_blocks_a_mass_deactivation_and_applies_it_on_approval(con
     assert "deactivate 4 of 10 people" in blocked.error
     assert table_snapshot(exclude=("connections.SyncRun",)) == before
 
-    approved = services.sync_run_approve(run=blocked, enqueue=False)
-    approved = services.sync_run_execute(run_id=approved.pk)
+    approved = sync_run_approve(run=blocked, enqueue=False)
+    approved = runner.sync_run_execute(run_id=approved.pk)
 
     assert approved.pk == blocked.pk
     assert approved.status == Status.SUCCEEDED
@@ -172,12 +178,12 @@ def test_a_rejected_run_changes_nothing(connection, source):
     blocked = run_sync(connection, scope="employees")
     assert blocked.status == Status.BLOCKED
 
-    rejected = services.sync_run_reject(run=blocked)
+    rejected = sync_run_reject(run=blocked)
 
     assert rejected.status == Status.CANCELLED
     assert not Person.objects.filter(status="inactive").exists()
-    with pytest.raises(services.SyncRunStateError):
-        services.sync_run_approve(run=rejected, enqueue=False)
+    with pytest.raises(SyncRunStateError):
+        sync_run_approve(run=rejected, enqueue=False)
 
 
 def test_an_approved_run_is_not_applied_if_the_directory_changed_meanwhile(connection, source):
@@ -188,7 +194,7 @@ def test_an_approved_run_is_not_applied_if_the_directory_changed_meanwhile(conne
     blocked = run_sync(connection, scope="employees")
     PersonFactory(email="hand-made@example.com")
 
-    run = services.sync_run_execute(run_id=services.sync_run_approve(run=blocked, enqueue=False).pk)
+    run = runner.sync_run_execute(run_id=sync_run_approve(run=blocked, enqueue=False).pk)
 
     assert run.status == Status.FAILED
     assert "directory changed" in run.error
@@ -217,7 +223,7 @@ def test_an_empty_full_source_is_blocked_whatever_the_thresholds_and_applies_on_
     )
     assert table_snapshot(exclude=("connections.SyncRun",)) == before
 
-    approved = services.sync_run_execute(run_id=services.sync_run_approve(run=blocked, enqueue=False).pk)
+    approved = runner.sync_run_execute(run_id=sync_run_approve(run=blocked, enqueue=False).pk)
 
     assert approved.status == Status.SUCCEEDED
     assert Person.objects.filter(status="inactive").count() == 4
@@ -341,15 +347,15 @@ def test_invitation_emails_hold_a_link_never_a_password(source, settings):
 def test_a_disabled_connection_does_not_sync(connection, source):
     connection.enabled = False
     connection.save()
-    with pytest.raises(services.ConnectionDisabled, match="Static HR is disabled"):
-        services.sync_run_start(connection=connection, enqueue=False)
+    with pytest.raises(ConnectionDisabled, match="Static HR is disabled"):
+        sync_run_start(connection=connection, enqueue=False)
     assert not connection.runs.exists()
 
 
 def test_a_run_reports_progress_and_heartbeat_while_it_reads(connection, source, monkeypatch):
     source.employees = [employee(str(i)) for i in range(1200)]
     seen: list[tuple[str, int]] = []
-    original = services._Progress._write
+    original = runner._Progress._write
 
     def spy(self, **fields):
         original(self, **fields)
@@ -357,8 +363,8 @@ def test_a_run_reports_progress_and_heartbeat_while_it_reads(connection, source,
         assert run.heartbeat_at is not None
         seen.append((run.progress_stage, run.progress_done))
 
-    monkeypatch.setattr(services._Progress, "_write", spy)
-    monkeypatch.setattr(services._Progress, "min_interval", 0)
+    monkeypatch.setattr(runner._Progress, "_write", spy)
+    monkeypatch.setattr(runner._Progress, "min_interval", 0)
     run = run_sync(connection, scope="employees")
 
     assert run.status == Status.SUCCEEDED
@@ -369,7 +375,7 @@ def test_a_run_reports_progress_and_heartbeat_while_it_reads(connection, source,
 
     # A fast read writes its progress far less often.
     seen.clear()
-    monkeypatch.setattr(services._Progress, "min_interval", 3600)
+    monkeypatch.setattr(runner._Progress, "min_interval", 3600)
     run_sync(connection, scope="employees")
     assert [done for stage, done in seen if stage.startswith("Reading employees")] == [0, 1200]
 
@@ -377,7 +383,7 @@ def test_a_run_reports_progress_and_heartbeat_while_it_reads(connection, source,
 def test_a_dry_run_is_applied_at_most_once(connection, source):
     source.employees = [employee("1")]
     dry = run_sync(connection, scope="employees", dry_run=True)
-    services.sync_run_execute(run_id=services.sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk)
+    runner.sync_run_execute(run_id=sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk)
 
-    with pytest.raises(services.SyncRunStateError, match="applied already"):
-        services.sync_run_apply_dry_run(dry_run=dry, enqueue=False)
+    with pytest.raises(SyncRunStateError, match="applied already"):
+        sync_run_apply_dry_run(dry_run=dry, enqueue=False)

@@ -8,8 +8,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from connections import services, tasks
+from connections import tasks
 from connections.models import SyncRun
+from connections.runs import sync_runs_fail_stale, syncs_dispatch_due
 from tests.factories import ConnectionFactory, SyncRunFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ def test_the_dispatcher_enqueues_due_connections_and_sets_their_next_time(source
     disabled = ConnectionFactory(background_sync=True, enabled=False, next_sync_at=None)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        started = services.syncs_dispatch_due(now=now)
+        started = syncs_dispatch_due(now=now)
 
     assert {run.connection_id for run in started} == {due.pk, never_run.pk}
     assert all(run.trigger == "schedule" and run.scope == "all" for run in started)
@@ -40,7 +41,7 @@ def test_the_dispatcher_skips_a_connection_that_is_already_running(source):
     busy = ConnectionFactory(background_sync=True, next_sync_at=None)
     SyncRunFactory(connection=busy, status=SyncRun.Status.RUNNING, heartbeat_at=now)
 
-    assert services.syncs_dispatch_due(now=now) == []
+    assert syncs_dispatch_due(now=now) == []
     busy.refresh_from_db()
     assert busy.next_sync_at == now + busy.sync_interval
 
@@ -54,7 +55,7 @@ def test_runs_with_a_stale_heartbeat_or_never_picked_up_are_marked_failed(source
     forgotten = SyncRunFactory(status=SyncRun.Status.QUEUED)
     SyncRun.objects.filter(pk=forgotten.pk).update(created_at=now - dt.timedelta(hours=2))
 
-    assert services.sync_runs_fail_stale(now=now) == 2
+    assert sync_runs_fail_stale(now=now) == 2
 
     stale.refresh_from_db()
     alive.refresh_from_db()
@@ -96,7 +97,7 @@ def test_a_queue_that_is_down_fails_the_scheduled_run_and_leaves_the_connections
     second = ConnectionFactory(name="B HR", background_sync=True, next_sync_at=None)
 
     with tasks_sent_to(closed_port_url()):
-        assert services.syncs_dispatch_due(now=now) == []
+        assert syncs_dispatch_due(now=now) == []
 
     failed = SyncRun.objects.get()
     assert (failed.connection, failed.status, failed.error) == (first, "failed", QUEUE_DOWN)

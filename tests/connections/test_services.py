@@ -24,7 +24,9 @@ def test_an_unknown_kind_lists_the_known_integrations():
 
 
 def test_a_new_connection_starts_with_its_connectors_status_map():
-    assert actionhrm().status_map["On Leave"] == "on_leave"
+    connection = actionhrm()
+    connection.refresh_from_db()
+    assert connection.status_map["On Leave"] == "on_leave"
 
 
 @pytest.mark.parametrize("hours", ["abc", "0", "-1", "1000"])
@@ -36,6 +38,7 @@ def test_a_bad_sync_interval_is_refused(hours):
 
 def test_a_sync_interval_in_hours_is_stored():
     connection = services.connection_update(connection=actionhrm(), values={"sync_interval_hours": "1.5"})
+    connection.refresh_from_db()
     assert connection.sync_interval == dt.timedelta(hours=1.5)
 
 
@@ -53,4 +56,5 @@ def test_an_id_wins_over_a_name_made_of_digits():
 
 def test_turning_background_sync_on_makes_the_connection_due():
     connection = services.connection_update(connection=actionhrm(), values={"background_sync": "true"})
+    connection.refresh_from_db()
     assert connection.background_sync and connection.next_sync_at is not None

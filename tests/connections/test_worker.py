@@ -29,6 +29,7 @@ from kombu import pools as kombu_pools
 
 from connections import services
 from connections.models import SyncRun
+from connections.runs import TaskQueueUnreachable, sync_run_start
 from hrsync.celery import app as celery_app
 from hrsync.people.models import Person
 from tests.conftest import need_service
@@ -156,7 +157,7 @@ def test_a_requested_sync_is_run_by_a_separate_worker(transactional_db, broker_u
     try:
         # The service seeds the connector's default status map, as the CLI and demo_setup do.
         connection = services.connection_create(kind="sample", name="Sample HR (worker test)")
-        run = services.sync_run_start(
+        run = sync_run_start(
             connection=connection, scope="all", dry_run=False, trigger="manual"
         )
         assert run.status == SyncRun.Status.QUEUED
@@ -318,8 +319,8 @@ def test_a_broker_that_never_answers_is_given_up_on_within_seconds(transactional
 
     with tasks_sent_to(silent_broker_url):
         started = time.monotonic()
-        with pytest.raises(services.TaskQueueUnreachable, match="could not start"):
-            services.sync_run_start(connection=connection)
+        with pytest.raises(TaskQueueUnreachable, match="could not start"):
+            sync_run_start(connection=connection)
         gave_up_in = time.monotonic() - started
 
     assert gave_up_in < 10

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
-from connectors.base import Connector
+from connectors.base import ColumnMapped, Connector, HostKeyPinning
+from connectors.csv_file.connector import CsvFileConnector
 
 
 class _Vendor(Connector):
@@ -34,3 +35,14 @@ def test_scrub_replaces_every_secret_in_every_form_a_server_may_echo():
 
 def test_scrub_leaves_text_alone_when_the_connection_has_no_secrets():
     assert _Vendor(config={}, secrets={}).scrub("Login failed") == "Login failed"
+
+
+def test_the_base_contract_has_none_of_the_optional_abilities():
+    for hook in ("host_key_fetch", "column_headers", "column_targets"):
+        assert not hasattr(Connector, hook), hook
+
+
+def test_the_csv_file_connector_pins_host_keys_and_maps_columns():
+    assert issubclass(CsvFileConnector, HostKeyPinning)
+    assert issubclass(CsvFileConnector, ColumnMapped)
+    assert "employee_reference" in CsvFileConnector.column_targets

@@ -374,8 +374,13 @@ def test_messages_can_be_overridden_per_status(mocked, session):
     assert caught.value.permanent is True
 
 
-def test_success_is_not_an_error(mocked, session):
-    http.raise_for_status(_get(mocked, session, 204), vendor="Acme")
+@pytest.mark.parametrize("status", [200, 204, 304])
+def test_success_is_not_an_error(mocked, session, sleeps, status):
+    response = _get(mocked, session, status)
+    assert response.status_code == status
+    assert http.raise_for_status(response, vendor="Acme") is None
+    assert len(mocked.calls) == 1
+    assert sleeps == []
 
 
 def test_response_json_returns_the_body(mocked, session):

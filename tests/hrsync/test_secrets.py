@@ -44,7 +44,7 @@ def test_secrets_never_show_in_a_repr(actionhrm):
     connection = Connection.objects.get(pk=actionhrm.pk)
     assert SECRET not in repr(connection.secrets)
     assert SECRET not in str(connection.secrets)
-    assert SECRET not in repr(services.connector_for(connection=connection))
+    assert SECRET not in repr(services.connection_connector(connection=connection))
     assert SECRET not in repr(connection.__dict__)
 
 

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 
 from connections.management.cli import OperatorCommand
 from connections.models import Connection
-from connections.services import connection_create, connector_for
+from connections.services import connection_connector, connection_create
 from connectors.registry import enabled_kinds
 from hrsync.people.models import Depot
 
@@ -38,6 +38,6 @@ class Command(OperatorCommand):
             connection = connection_create(kind="sample", name=SAMPLE_NAME)
             # Depots named like the roster's locations, so the first sync maps
             # them by name and the demo directory shows people in depots.
-            for location in connector_for(connection=connection).fetch_locations():
+            for location in connection_connector(connection=connection).fetch_locations():
                 Depot.objects.get_or_create(name=location.name)
             self.stdout.write(f"Created the connection '{connection.name}' (bundled demo roster).")

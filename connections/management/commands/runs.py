@@ -17,11 +17,10 @@ from connections.management.cli import (
 )
 from connections.management.commands.sync import report_run
 from connections.models import SyncRun
-from connections.services import (
+from connections.runs import (
     SyncAlreadyRunning,
     SyncRunStateError,
     sync_run_approve,
-    sync_run_execute,
     sync_run_reject,
 )
 from connections.summaries import (
@@ -30,6 +29,7 @@ from connections.summaries import (
     sync_run_summary,
     sync_run_summary_lines,
 )
+from connections.sync.runner import sync_run_execute
 
 DEFAULT_LIMIT = 20
 

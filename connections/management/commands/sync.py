@@ -21,15 +21,15 @@ from connections.management.cli import (
     write_json,
 )
 from connections.models import SyncRun
-from connections.services import (
+from connections.runs import (
     ConnectionDisabled,
     SyncAlreadyRunning,
     SyncRunStateError,
     sync_run_apply_dry_run,
-    sync_run_execute,
     sync_run_start,
 )
 from connections.summaries import sync_run_summary, sync_run_summary_lines
+from connections.sync.runner import sync_run_execute
 
 
 class Command(OperatorCommand):

@@ -79,7 +79,7 @@ def test_the_registry_finds_the_connector_by_its_kind():
     cls = connector_class("actionhrm")
     assert cls is ActionHRMConnector
     assert cls.label == "ActionHRM"
-    assert cls.capabilities == frozenset({"employees", "locations"})
+    assert cls.streams == frozenset({"employees", "locations"})
     assert cls.full_snapshot is True
     assert cls.secret_fields == ("password",)
 

@@ -10,6 +10,8 @@ import responses
 from responses import matchers
 
 from connections import services
+from connections.runs import sync_run_apply_dry_run
+from connections.sync import runner
 from hrsync.people.models import Person
 from mappings.models import DepotMapping
 from mappings.services import depot_map
@@ -143,7 +145,7 @@ def test_a_nul_in_a_first_name_is_an_error_row_in_the_dry_run_and_when_it_is_app
     ]
     assert dry.counts["updated"] == 2
 
-    applied = services.sync_run_execute(run_id=services.sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk)
+    applied = runner.sync_run_execute(run_id=sync_run_apply_dry_run(dry_run=dry, enqueue=False).pk)
 
     assert applied.status == "completed_with_errors", applied.error
     assert applied.counts == dry.counts

@@ -1,6 +1,6 @@
 """Pin this key, in the web UI, against a real OpenSSH server (servers.py;
 skipped without sshd, except in CI). Lives here for this folder's sshd
-fixture; the rest of the CSV file UI is tests/connections/test_views_csv.py."""
+fixture; the rest of the CSV file UI is test_views.py."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def new_connection(client, uri: str, **config: str):
 
 def pin(client, connection: Connection, fingerprint: str, *, next_url: str = ""):
     data = {"fingerprint": fingerprint, **({"next": next_url} if next_url else {})}
-    return client.post(reverse("connections:pin_host_key", args=[connection.pk]), data, follow=True)
+    return client.post(reverse("connections:csv_file:pin_host_key", args=[connection.pk]), data, follow=True)
 
 
 def test_without_a_pinned_key_the_red_bar_offers_the_fingerprint_and_pinning_it_turns_it_green(
@@ -150,15 +150,15 @@ def test_no_page_shows_the_password_the_private_key_or_the_passphrase(client, ss
     response = pin(client, connection, sshd.host_fingerprint("ed25519"))
     pages["after Pin this key"] = response.content.decode()
     assert '<p class="health ok" role="status">' in pages["after Pin this key"]
-    for name in ("overview", "settings", "columns", "runs", "employees", "depots"):
+    for name in ("overview", "settings", "csv_file:columns", "runs", "employees", "depots"):
         pages[name] = client.get(reverse(f"connections:{name}", args=[pk])).content.decode()
-    page = client.get(reverse("connections:columns", args=[pk]))
+    page = client.get(reverse("connections:csv_file:columns", args=[pk]))
     form = page.context["form"]
     data = {"seen_columns": form.columns_signature, "key_column": "Staff No", "status_source": "column"}
     for row in form.rows():
         data[f"target_{row['index']}"] = row["target"].value()
     pages["after saving the columns"] = client.post(
-        reverse("connections:columns", args=[pk]), data, follow=True
+        reverse("connections:csv_file:columns", args=[pk]), data, follow=True
     ).content.decode()
     pages["after Test connection"] = client.post(
         reverse("connections:test", args=[pk]), {"next": reverse("connections:settings", args=[pk])}, follow=True

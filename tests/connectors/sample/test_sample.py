@@ -356,7 +356,7 @@ def test_connector_declares_its_contract():
 
     assert SampleConnector.kind == "sample"
     assert SampleConnector.label == "Sample HR data (demo)"
-    assert SampleConnector.capabilities == frozenset({"employees", "locations"})
+    assert SampleConnector.streams == frozenset({"employees", "locations"})
     assert SampleConnector.full_snapshot is True
     assert SampleConnector.secret_fields == ()
     assert connector.describe() == "bundled demo roster"

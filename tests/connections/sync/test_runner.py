@@ -13,8 +13,10 @@ from django.db import connection as db
 from django.db import connections
 from django.utils import timezone
 
-from connections import services, tasks
+from connections import tasks
 from connections.models import SyncRun
+from connections.runs import sync_run_start, sync_runs_fail_stale
+from connections.sync import runner
 from hrsync.people.models import Person
 from tests.conftest import need_service
 from tests.connections.helpers import run_sync, table_snapshot
@@ -26,7 +28,7 @@ Status = SyncRun.Status
 
 def _the_dispatcher_finds_it_stale() -> None:
     """What the dispatcher does once the run's heartbeat is older than the limit."""
-    services.sync_runs_fail_stale(now=timezone.now() + dt.timedelta(seconds=settings.HRSYNC_STALE_AFTER + 1))
+    sync_runs_fail_stale(now=timezone.now() + dt.timedelta(seconds=settings.HRSYNC_STALE_AFTER + 1))
 
 
 def _heartbeat_threads() -> list[threading.Thread]:
@@ -104,11 +106,11 @@ def test_a_run_waiting_on_a_slow_vendor_is_not_failed_and_no_second_run_starts(s
         yield from type(self).employees
 
     monkeypatch.setattr(source, "fetch_employees", slow_fetch)
-    run = services.sync_run_start(connection=connection, enqueue=False)
+    run = sync_run_start(connection=connection, enqueue=False)
 
     def worker() -> None:
         try:
-            services.sync_run_execute(run_id=run.pk)
+            runner.sync_run_execute(run_id=run.pk)
         finally:
             connections.close_all()
 
@@ -157,14 +159,14 @@ def test_a_run_failed_just_before_it_applies_applies_nothing_and_stays_failed(co
     _seed(connection)
     source.employees = [employee("0", first_name="Changed"), employee("new")]
     before = table_snapshot(exclude=("connections.SyncRun",))
-    original = services._Progress.stage
+    original = runner._Progress.stage
 
     def stage(self, stage, **kwargs):
         original(self, stage, **kwargs)
         if stage == "Applying":
             _the_dispatcher_finds_it_stale()
 
-    monkeypatch.setattr(services._Progress, "stage", stage)
+    monkeypatch.setattr(runner._Progress, "stage", stage)
     run = run_sync(connection, scope="employees")
 
     assert run.status == Status.FAILED and "stopped responding" in run.error
@@ -175,14 +177,14 @@ def test_a_run_failed_just_before_it_applies_applies_nothing_and_stays_failed(co
 @pytest.mark.django_db
 def test_a_dry_run_failed_while_it_plans_keeps_its_failure_and_saves_no_report(connection, source, monkeypatch):
     source.employees = [employee("1")]
-    original = services._Progress.stage
+    original = runner._Progress.stage
 
     def stage(self, stage, **kwargs):
         original(self, stage, **kwargs)
         if stage == "Planning":
             _the_dispatcher_finds_it_stale()
 
-    monkeypatch.setattr(services._Progress, "stage", stage)
+    monkeypatch.setattr(runner._Progress, "stage", stage)
     run = run_sync(connection, scope="employees", dry_run=True)
 
     assert run.status == Status.FAILED and "stopped responding" in run.error

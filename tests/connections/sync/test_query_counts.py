@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.utils import DataError
 from django.test.utils import CaptureQueriesContext
 
-from connections import services
 from connections.sync import bulk
+from connections.sync import runner
 from hrsync.people.models import Depot, Person
 from tests.connections.helpers import run_sync
 from tests.connections.static_connector import employee
@@ -38,8 +38,8 @@ def measured(monkeypatch):
 
         return wrapped
 
-    monkeypatch.setattr(services, "directory_state_load", measure("plan", services.directory_state_load))
-    monkeypatch.setattr(services, "apply_plan", measure("apply", services.apply_plan))
+    monkeypatch.setattr(runner, "directory_state_load", measure("plan", runner.directory_state_load))
+    monkeypatch.setattr(runner, "apply_plan", measure("apply", runner.apply_plan))
     monkeypatch.setattr(bulk, "BATCH_SIZE", 50)
     return counts
 

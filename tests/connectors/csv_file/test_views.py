@@ -1,7 +1,6 @@
 """The web UI of a CSV file connection (file:// rosters): Save and test with
 the preview, the column-mapping page, a sync with the mapping, and the
-private key field. Pin this key, against a real sshd, is in
-tests/connectors/csv_file/test_views_pin.py."""
+private key field. Pin this key, against a real sshd, is in test_views_pin.py."""
 
 from __future__ import annotations
 
@@ -39,12 +38,6 @@ PREVIEW = "as they will map to person fields"
 # -- fixtures and helpers ----------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _local_files_allowed(settings):
-    # Deployed-mode test runs (DATABASE_URL set) default it to off.
-    settings.HRSYNC_ALLOW_LOCAL_FILES = True
-
-
 @pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_user("admin", "admin@example.com", is_staff=True)
@@ -54,16 +47,6 @@ def staff(django_user_model):
 def client(client, staff):
     client.force_login(staff)
     return client
-
-
-@pytest.fixture
-def write_csv(tmp_path):
-    def write(content: str, name: str = "staff.csv") -> str:
-        path = tmp_path / name
-        path.write_text(content, encoding="utf-8")
-        return f"file://{path}"
-
-    return write
 
 
 def csv_form(uri: str, **overrides: str) -> dict[str, str]:
@@ -114,7 +97,7 @@ def preview_headers(html: str) -> list[str]:
 
 
 def columns_url(connection: Connection) -> str:
-    return reverse("connections:columns", args=[connection.pk])
+    return reverse("connections:csv_file:columns", args=[connection.pk])
 
 
 def mapping(page, targets: dict[str, str], *, key: str | list[str], status: str = "column") -> dict:
@@ -459,6 +442,18 @@ def test_connectors_without_column_mapping_have_no_column_page(client):
     assert "Column mapping" not in overview
 
 
+def test_other_connectors_have_no_pin_this_key_and_nothing_is_saved(client):
+    connection = services.connection_create(
+        kind="actionhrm", name="Acme", values={"subdomain": "acme", "username": "u", "password": "p"}
+    )
+    pin_url = reverse("connections:csv_file:pin_host_key", args=[connection.pk])
+
+    response = client.post(pin_url, {"fingerprint": "SHA256:" + "Q" * 43})
+
+    assert response.status_code == 404
+    assert Connection.objects.get(pk=connection.pk).config == connection.config
+
+
 # -- the private key field ------------------------------------------------------------------
 
 
@@ -592,7 +587,7 @@ def test_pin_this_key_stops_waiting_for_an_sftp_server_that_never_answers(client
     connection = sftp_connection(silent_sftp)
 
     response, took = timed(lambda: client.post(
-        reverse("connections:pin_host_key", args=[connection.pk]), {"fingerprint": PIN}, follow=True
+        reverse("connections:csv_file:pin_host_key", args=[connection.pk]), {"fingerprint": PIN}, follow=True
     ))
 
     assert took < DEADLINE + MARGIN

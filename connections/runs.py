@@ -1,0 +1,245 @@
+"""Sync runs: start, approve, reject, apply a dry run, dispatch, fail stale.
+
+A run's life around its execution (``connections.sync.runner`` executes it).
+Every status change of a run goes through ``sync_runs_transition``, so two
+actors racing on one run (a worker, the stale check, an admin) never both win.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kombu.exceptions
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from connections.models import Connection, SyncRun
+
+logger = logging.getLogger(__name__)
+
+Status = SyncRun.Status
+
+
+class SyncAlreadyRunning(Exception):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(f"A sync is already running for {connection.name}.")
+
+
+class ConnectionDisabled(Exception):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(f"{connection.name} is disabled: enable it before syncing.")
+
+
+class SyncRunStateError(Exception):
+    """The run is not in a state that allows the requested action."""
+
+
+class TaskQueueUnreachable(Exception):
+    """The task queue refused the run or did not answer: no worker will see it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The task queue is unreachable, so this sync could not start; nothing was changed. "
+            "Try again once the worker's queue (Redis) is back."
+        )
+
+
+def sync_run_start(
+    *,
+    connection: Connection,
+    scope: str = SyncRun.Scope.ALL,
+    dry_run: bool = False,
+    trigger: str = SyncRun.Trigger.MANUAL,
+    user=None,
+    applied_from: SyncRun | None = None,
+    enqueue: bool = True,
+) -> SyncRun:
+    """Create a queued run and (after commit) hand it to a worker.
+
+    The database refuses a second queued/running run for one connection, so
+    two clicks, the scheduler and the CLI cannot race each other.
+    """
+    if not connection.enabled:
+        raise ConnectionDisabled(connection)
+    try:
+        with transaction.atomic():
+            run = SyncRun.objects.create(
+                connection=connection,
+                scope=scope,
+                dry_run=dry_run,
+                trigger=trigger,
+                requested_by=user if getattr(user, "is_authenticated", False) else None,
+                applied_from=applied_from,
+            )
+    except IntegrityError as exc:
+        if SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES).exists():
+            raise SyncAlreadyRunning(connection) from exc
+        raise
+    if enqueue:
+        _enqueue(run)
+    return run
+
+
+def sync_runs_transition(*, runs: QuerySet[SyncRun], expected: str | tuple[str, ...], status: str, **fields: Any) -> int:
+    """Move ``runs`` to ``status``, only those still in the ``expected`` status.
+
+    Every status change of a run goes through here, so a run that something
+    else has moved on meanwhile (the stale check failed it, an admin rejected
+    it) is left as it is. Returns how many runs moved.
+    """
+    allowed = (expected,) if isinstance(expected, str) else expected
+    return runs.filter(status__in=allowed).update(status=status, **fields)
+
+
+def _enqueue(run: SyncRun, *, if_unreachable: Mapping[str, Any] | None = None) -> None:
+    """Hand the queued run to a worker once the caller's transaction commits.
+
+    If the task queue cannot take it, the run must not stay queued (no worker
+    would ever see it, and it would refuse every other sync of the
+    connection): it is failed, or set as ``if_unreachable`` says, and
+    ``TaskQueueUnreachable`` is raised, from here when there is no
+    transaction, else from the commit of the caller's ``atomic`` block.
+    """
+    # Imported here, not at the top: the tasks module imports the services,
+    # and a module-level import back would make the two a cycle.
+    from connections.tasks import run_sync
+
+    def publish() -> None:
+        try:
+            run_sync.delay(run.pk)
+        except (kombu.exceptions.OperationalError, OSError) as exc:
+            logger.warning("Sync run %s could not be handed to a worker: %s", run.pk, exc)
+            unreachable = TaskQueueUnreachable()
+            outcome = if_unreachable or {
+                "status": Status.FAILED,
+                "error": str(unreachable),
+                "finished_at": timezone.now(),
+            }
+            sync_runs_transition(runs=SyncRun.objects.filter(pk=run.pk), expected=Status.QUEUED, **outcome)
+            raise unreachable from exc
+
+    transaction.on_commit(publish)
+
+
+def sync_run_apply_dry_run(
+    *, dry_run: SyncRun, user=None, trigger: str = SyncRun.Trigger.MANUAL, enqueue: bool = True
+) -> SyncRun:
+    if not dry_run.dry_run or dry_run.status not in (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS):
+        raise SyncRunStateError(f"Run #{dry_run.pk} is not a finished dry run, so it cannot be applied.")
+    earlier = dry_run.applications.exclude(status__in=(Status.FAILED, Status.CANCELLED)).first()
+    if earlier is not None:
+        raise SyncRunStateError(f"Dry run #{dry_run.pk} was applied already, by run #{earlier.pk}.")
+    return sync_run_start(
+        connection=dry_run.connection,
+        scope=dry_run.scope,
+        dry_run=False,
+        trigger=trigger,
+        user=user,
+        applied_from=dry_run,
+        enqueue=enqueue,
+    )
+
+
+def sync_run_approve(*, run: SyncRun, user=None, enqueue: bool = True) -> SyncRun:
+    """Apply exactly the changes of a run the safeguard blocked."""
+    with transaction.atomic():
+        locked = SyncRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != Status.BLOCKED:
+            raise SyncRunStateError(f"Run #{run.pk} is {locked.get_status_display().lower()}, not blocked.")
+        try:
+            with transaction.atomic():
+                sync_runs_transition(
+                    runs=SyncRun.objects.filter(pk=run.pk),
+                    expected=Status.BLOCKED,
+                    status=Status.QUEUED,
+                    decided_by=user if getattr(user, "is_authenticated", False) else None,
+                    decided_at=timezone.now(),
+                    error="",
+                )
+        except IntegrityError as exc:
+            raise SyncAlreadyRunning(run.connection) from exc
+    run.refresh_from_db()
+    if enqueue:
+        # Still blocked if no worker can take it: approving again is the retry.
+        _enqueue(
+            run,
+            if_unreachable={"status": Status.BLOCKED, "error": locked.error, "decided_by": None, "decided_at": None},
+        )
+    return run
+
+
+def sync_run_reject(*, run: SyncRun, user=None) -> SyncRun:
+    updated = sync_runs_transition(
+        runs=SyncRun.objects.filter(pk=run.pk),
+        expected=Status.BLOCKED,
+        status=Status.CANCELLED,
+        decided_by=user if getattr(user, "is_authenticated", False) else None,
+        decided_at=timezone.now(),
+        error="Rejected by an admin: nothing was changed.",
+        finished_at=timezone.now(),
+    )
+    if not updated:
+        raise SyncRunStateError(f"Run #{run.pk} is not blocked, so there is nothing to reject.")
+    run.refresh_from_db()
+    return run
+
+
+# -- scheduling -------------------------------------------------------------------
+
+
+def syncs_dispatch_due(*, now: dt.datetime | None = None) -> list[SyncRun]:
+    """Enqueue a run for every connection whose background sync is due."""
+    now = now or timezone.now()
+    due = Connection.objects.filter(enabled=True, background_sync=True).filter(
+        Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+    )
+    started = []
+    for connection in due:
+        # Set the next time first: a connection that is already running is
+        # simply tried again at its next slot instead of every few minutes.
+        Connection.objects.filter(pk=connection.pk).update(next_sync_at=now + connection.sync_interval)
+        try:
+            started.append(
+                sync_run_start(connection=connection, scope=SyncRun.Scope.ALL, trigger=SyncRun.Trigger.SCHEDULE)
+            )
+        except SyncAlreadyRunning:
+            logger.info("Skipping the scheduled sync of %s: a sync is already running.", connection.name)
+        except TaskQueueUnreachable:
+            # Due again at the next pass; the rest wait for it too rather than
+            # each failing the same way.
+            Connection.objects.filter(pk=connection.pk).update(next_sync_at=now)
+            logger.warning("The task queue is unreachable: the scheduled syncs wait for the next pass.")
+            break
+    return started
+
+
+def sync_runs_fail_stale(*, now: dt.datetime | None = None) -> int:
+    """Mark runs whose worker died as failed, so the connection can sync again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        # A run whose row is locked is applying its plan right now, so it is alive.
+        stale = SyncRun.objects.select_for_update(skip_locked=True).filter(
+            status=Status.RUNNING, heartbeat_at__lt=now - dt.timedelta(seconds=settings.HRSYNC_STALE_AFTER)
+        )
+        stale_running = sync_runs_transition(
+            runs=SyncRun.objects.filter(pk__in=list(stale.values_list("pk", flat=True))),
+            expected=Status.RUNNING,
+            status=Status.FAILED,
+            finished_at=now,
+            error="The worker running this sync stopped responding, so it was marked failed. "
+            "A sync applies all or nothing, so nothing from it was applied; the next sync starts afresh.",
+        )
+    stale_queued = sync_runs_transition(
+        runs=SyncRun.objects.filter(created_at__lt=now - dt.timedelta(seconds=settings.HRSYNC_QUEUED_TIMEOUT)),
+        expected=Status.QUEUED,
+        status=Status.FAILED,
+        finished_at=now,
+        error=f"No worker started this sync within {settings.HRSYNC_QUEUED_TIMEOUT // 60} minutes. "
+        "Check that the hrsync worker is running.",
+    )
+    return stale_running + stale_queued

@@ -1,0 +1,130 @@
+"""The streams a run reads: which data of a connection, read through which hook.
+
+A run is made of streams (``locations``, ``employees``; absences, training
+records and pushes are streams too once a connector offers them). Each stream
+is read through its connector hook, planned by the planner's function of the
+same name (``plan(locations=…, employees=…)`` takes each stream's records by
+the stream's name), and applied with the rest of the plan in one transaction.
+
+A run's scope (``SyncRun.Scope``) is a named preset of streams, so the CLI's
+``--scope`` and the Sync buttons keep speaking of employees, locations or all
+data while the runner only ever sees a tuple of streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from connections.models import SyncRun
+from connectors.base import Connector
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One kind of data a connector can offer a run."""
+
+    #: The name a connector lists in ``streams`` and the planner takes.
+    name: str
+    #: What the progress bar says is being read ("Reading employees from …").
+    label: str
+    #: The connector method that yields the stream's records.
+    hook: str
+    #: Whether a read of the stream is the whole list, so that a record missing
+    #: from it has left the source. A connector that only sends changes
+    #: (``Connector.full_snapshot`` false) makes every read of it partial.
+    full_snapshot: bool
+
+    def read(self, *, connector: Connector, progress: ReadProgress) -> StreamRead:
+        records = list(progress.count(getattr(connector, self.hook)()))
+        return StreamRead(stream=self, records=records, full_snapshot=self.full_snapshot and connector.full_snapshot)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRead:
+    """What one stream's read returned in this run."""
+
+    stream: Stream
+    records: list[Any]
+    #: A full snapshot says who has left; a partial feed (a delta, a
+    #: webhook's records) never deactivates anyone by their absence.
+    full_snapshot: bool
+
+
+class ReadProgress(Protocol):
+    def stage(self, stage: str, *, total: int | None = None) -> None: ...
+
+    def count(self, items: Iterable[T]) -> Iterator[T]: ...
+
+
+LOCATIONS = Stream(name="locations", label="locations", hook="fetch_locations", full_snapshot=True)
+EMPLOYEES = Stream(name="employees", label="employees", hook="fetch_employees", full_snapshot=True)
+
+#: Every stream, in the order a run plans them: employees planned in the same
+#: run see the depots its locations add.
+STREAMS: tuple[Stream, ...] = (LOCATIONS, EMPLOYEES)
+
+#: Every connector reads employees; the other streams are the ones it lists.
+_ALWAYS_OFFERED = frozenset({EMPLOYEES.name})
+
+_SCOPE_STREAMS: Mapping[str, frozenset[str]] = {
+    SyncRun.Scope.EMPLOYEES: frozenset({EMPLOYEES.name}),
+    SyncRun.Scope.LOCATIONS: frozenset({LOCATIONS.name}),
+    SyncRun.Scope.ALL: frozenset(stream.name for stream in STREAMS),
+}
+
+
+def scope_streams(*, scope: str, connector: Connector) -> tuple[Stream, ...]:
+    """The streams a run of ``scope`` reads from ``connector``, in planning order."""
+    offered = _ALWAYS_OFFERED | connector.streams
+    return tuple(stream for stream in STREAMS if stream.name in _SCOPE_STREAMS[scope] and stream.name in offered)
+
+
+def streams_read(
+    *, connector: Connector, streams: Iterable[Stream], progress: ReadProgress
+) -> dict[str, StreamRead]:
+    """Read each stream once, by its name.
+
+    A connector whose locations are those its employee records name
+    (``locations_in_records``: a file with a location column) has them taken
+    from the employees read in the same run, so the source is read once.
+    """
+    streams = tuple(streams)
+    locations_from_employees = connector.locations_in_records and {LOCATIONS, EMPLOYEES} <= set(streams)
+    reads: dict[str, StreamRead] = {}
+    for stream in streams:
+        if stream is LOCATIONS and locations_from_employees:
+            continue
+        progress.stage(f"Reading {stream.label} from {connector.label}")
+        reads[stream.name] = stream.read(connector=connector, progress=progress)
+    if locations_from_employees:
+        employees = reads[EMPLOYEES.name]
+        reads[LOCATIONS.name] = StreamRead(
+            stream=LOCATIONS, records=connector.locations_of(employees.records), full_snapshot=employees.full_snapshot
+        )
+    return reads
+
+
+def streams_records(*, reads: Mapping[str, StreamRead]) -> dict[str, list[Any] | None]:
+    """Each stream's records as the planner takes them: None for a stream
+    this run did not read, which the plan leaves as it is."""
+    return {stream.name: reads[stream.name].records if stream.name in reads else None for stream in STREAMS}
+
+
+def streams_report(*, reads: Mapping[str, StreamRead]) -> dict[str, dict[str, Any]]:
+    """What each stream read, for the run's report (``streams_counted`` adds
+    what the plan does with it)."""
+    return {name: {"records": len(read.records), "full_snapshot": read.full_snapshot} for name, read in reads.items()}
+
+
+def streams_counted(*, report: Mapping[str, Mapping[str, Any]], counts: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``report`` with each stream's share of the plan's counts
+    (``SyncPlan.count()``: the employees' actions, locations' under their name)."""
+    shares = {
+        LOCATIONS.name: dict(counts.get(LOCATIONS.name, {})),
+        EMPLOYEES.name: {key: value for key, value in counts.items() if key != LOCATIONS.name},
+    }
+    return {name: {**summary, "counts": shares.get(name, {})} for name, summary in report.items()}
