@@ -81,8 +81,8 @@ def _connection(uri: str):
 
     connection = Connection.objects.filter(name="Benchmark roster").first()
     if connection is None:
-        return services.connection_create(kind="csv_file", name="Benchmark roster", values={"uri": uri})
-    return services.connection_update(connection=connection, values={"uri": uri})
+        return services.connection_create(kind="csv_file", name="Benchmark roster", config={"uri": uri})
+    return services.connection_update(connection=connection, config={"uri": uri})
 
 
 def task_sync(args: argparse.Namespace) -> dict[str, Any]:

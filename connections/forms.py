@@ -1,12 +1,14 @@
 """Forms of the connection pages.
 
-They validate what an admin typed and turn it into the ``values`` the
-services take (``connection_create`` / ``connection_update``); the services
-validate again and own every rule about what a connection may hold.
+They validate what an admin typed and turn it into the typed arguments of
+``connection_create`` / ``connection_update``. The connector's own fields
+are validated once, by the service, with the connector's form; the
+services own every rule about what a connection may hold.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -80,10 +82,16 @@ def connector_config_form(
     return form
 
 
-def config_values(form: forms.Form) -> dict[str, Any]:
-    """What the admin typed into the connector's fields, for the services
-    (which validate it again with the connector's form)."""
-    return {name: ("" if form[name].data is None else form[name].data) for name in form.fields}
+def connector_form_values(cls: type[Connector], data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the admin typed into the connector's fields of a page, as
+    (config, secrets) for ``connection_create`` / ``connection_update``: the
+    service validates them with the connector's form, bound once, over the
+    stored settings (so this page does not bind it again to save)."""
+    config, secrets = {}, {}
+    for name, field in cls.config_form.base_fields.items():
+        value = field.widget.value_from_datadict(data, {}, f"{CONFIG_PREFIX}-{name}")
+        (secrets if name in cls.secret_fields else config)[name] = "" if value is None else value
+    return config, secrets
 
 
 def add_service_error(form: forms.Form, exc: ValidationError) -> None:
@@ -99,6 +107,14 @@ def add_service_error(form: forms.Form, exc: ValidationError) -> None:
     else:
         for message in exc.messages:
             form.add_error(None, message)
+
+
+def add_save_error(form: forms.Form, config_form: forms.Form, exc: ValidationError) -> None:
+    """Show a refused save: the connector's fields show their own errors
+    (its form, shown again, finds what the service found in them);
+    anything else the service refused is shown on ``form``."""
+    if not config_form.errors:
+        add_service_error(form, exc)
 
 
 class ConnectionNameForm(forms.Form):
@@ -131,7 +147,7 @@ class ConnectionSettingsForm(ConnectionNameForm):
     sync_interval_hours = forms.DecimalField(
         label="Sync interval (hours)",
         min_value=Decimal(str(services.MIN_SYNC_INTERVAL_HOURS)),
-        max_value=Decimal(168),
+        max_value=Decimal(services.MAX_SYNC_INTERVAL_HOURS),
         decimal_places=2,
         help_text="How often background sync runs, from 0.25 to 168 hours.",
     )
@@ -156,12 +172,13 @@ class ConnectionSettingsForm(ConnectionNameForm):
             "safeguard_min": connection.safeguard_min,
         }
 
-    def values(self) -> dict[str, str]:
+    def options(self) -> dict[str, Any]:
+        """The typed options for ``connection_update``."""
         data = self.cleaned_data
         return {
-            "sync_interval_hours": _hours(data["sync_interval_hours"]),
-            "safeguard_percent": str(data["safeguard_percent"]),
-            "safeguard_min": str(data["safeguard_min"]),
+            "sync_interval": dt.timedelta(hours=float(data["sync_interval_hours"])),
+            "safeguard_percent": data["safeguard_percent"],
+            "safeguard_min": data["safeguard_min"],
         }
 
 
@@ -208,9 +225,10 @@ class BaseStatusMapFormSet(forms.BaseFormSet):
                 form.add_error("vendor_status", f"“{vendor}” is listed twice.")
             seen.add(vendor)
 
-    def values(self) -> dict[str, str]:
+    def status_map(self) -> dict[str, str]:
+        """The rows that map a status, for ``connection_update`` (which merges them)."""
         return {
-            f"status_map.{form.cleaned_data['vendor_status']}": form.cleaned_data["person_status"]
+            form.cleaned_data["vendor_status"]: form.cleaned_data["person_status"]
             for form in self.forms
             if form.cleaned_data.get("vendor_status") and form.cleaned_data.get("person_status")
         }
@@ -235,7 +253,7 @@ def status_map_formset(connection: Connection, data: Any = None) -> BaseStatusMa
 class OptionToggleForm(forms.Form):
     option = forms.ChoiceField(choices=[("background_sync", "Background sync"),
                                         ("credential_notifications", "Credential notifications")])
-    value = forms.ChoiceField(choices=[("true", "On"), ("false", "Off")])
+    value = forms.TypedChoiceField(choices=[("true", "On"), ("false", "Off")], coerce={"true": True, "false": False}.get)
 
 
 #: The sync menu's actions: action → (label, scope, dry run).

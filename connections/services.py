@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -31,6 +32,8 @@ CONNECTION_OPTIONS = ("background_sync", "credential_notifications", "safeguard_
 
 #: Background syncs more often than this would hammer the vendor's API.
 MIN_SYNC_INTERVAL_HOURS = 0.25
+#: A week: a connection that syncs less often than this is not in background sync.
+MAX_SYNC_INTERVAL_HOURS = 168
 
 
 # -- connections -------------------------------------------------------------
@@ -40,15 +43,6 @@ def connection_connector(*, connection: Connection) -> Connector:
     """The connection's connector, built with its settings and decrypted secrets."""
     cls = connector_class(connection.kind)
     return cls(config=connection.config, secrets=connection.secrets, field_map=connection.field_map)
-
-
-def _parse_bool(value: str) -> bool:
-    lowered = str(value).strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValidationError(f"'{_quoted(value)}' is not yes/no (use true or false).")
 
 
 def _quoted(value: str) -> str:
@@ -97,79 +91,94 @@ def field_map_entry_clean(*, connector: type[Connector], field: str, attribute: 
     return field, attribute
 
 
-def connection_apply_values(*, connection: Connection, values: Mapping[str, str]) -> None:
-    """Validate KEY=VALUE settings and set them on ``connection`` (unsaved).
+def connection_options_apply(*, connection: Connection, options: Mapping[str, Any]) -> None:
+    """Set typed options on ``connection`` (unsaved): ``CONNECTION_OPTIONS``
+    (booleans and whole numbers) and ``sync_interval`` (a timedelta). The
+    model's own validators check them when the connection is saved."""
+    unknown = set(options) - {*CONNECTION_OPTIONS, "sync_interval"}
+    if unknown:
+        raise TypeError(f"Unknown connection option(s): {', '.join(sorted(unknown))}")
+    for option in CONNECTION_OPTIONS:
+        if option in options:
+            setattr(connection, option, options[option])
+    if "sync_interval" in options:
+        interval: dt.timedelta = options["sync_interval"]
+        hours = interval.total_seconds() / 3600
+        if not MIN_SYNC_INTERVAL_HOURS <= hours <= MAX_SYNC_INTERVAL_HOURS:
+            raise ValidationError(sync_interval_message(f"{hours:g}"))
+        connection.sync_interval = interval
 
-    Keys are the connector form's fields (secret ones are stored encrypted),
-    the connection options, ``status_map.<Vendor status>`` and
-    ``field_map.<person field>``. A blank secret keeps the stored one.
-    """
-    cls = connector_class(connection.kind)
-    values = dict(values)
-    for key in [k for k in values if k.startswith("status_map.")]:
-        person_status = values.pop(key)
+
+def sync_interval_message(typed: str) -> str:
+    """What an interval outside the allowed range is answered with."""
+    return (
+        f"sync_interval_hours must be a number of hours from {MIN_SYNC_INTERVAL_HOURS} to "
+        f"{MAX_SYNC_INTERVAL_HOURS}, not '{_quoted(typed)}'."
+    )
+
+
+def connection_status_map_apply(*, connection: Connection, status_map: Mapping[str, str]) -> None:
+    """Merge ``status_map`` (vendor status → person status) into the
+    connection's: each entry adds or replaces one status, the others stay."""
+    merged = dict(connection.status_map)
+    for raw_status, person_status in status_map.items():
         try:
-            vendor_status = vendor_status_clean(status=key.removeprefix("status_map."))
+            vendor_status = vendor_status_clean(status=raw_status)
         except ValidationError as exc:
             raise ValidationError(f"status_map.<status>: {' '.join(exc.messages)}") from None
         if person_status not in Person.Status.values:
             choices = ", ".join(Person.Status.values)
             raise ValidationError(f"'{_quoted(person_status)}' is not a person status. Use one of: {choices}.")
-        connection.status_map = {**connection.status_map, vendor_status: person_status}
-    for key in [k for k in values if k.startswith("field_map.")]:
-        field_name, remote_name = key.removeprefix("field_map."), values.pop(key).strip()
-        field_map = {**connection.field_map}
-        if remote_name:
-            try:
-                field_name, remote_name = field_map_entry_clean(
-                    connector=cls, field=field_name, attribute=remote_name
-                )
-            except ValidationError as exc:
-                raise ValidationError(f"field_map.<field>: {' '.join(exc.messages)}") from None
-            field_map[field_name] = remote_name
-        else:
-            # No rule for a removal: it also clears an entry saved before the rules.
-            field_map.pop(field_name.strip(), None)
-        connection.field_map = field_map
-    for option in CONNECTION_OPTIONS:
-        if option in values:
-            raw = values.pop(option)
-            if option.startswith("safeguard_"):
-                try:
-                    setattr(connection, option, int(raw))
-                except ValueError as exc:
-                    raise ValidationError(f"{option} must be a whole number.") from exc
-            else:
-                setattr(connection, option, _parse_bool(raw))
-    if "sync_interval_hours" in values:
-        raw = values.pop("sync_interval_hours")
-        try:
-            hours = float(raw)
-        except ValueError:
-            hours = 0
-        if not MIN_SYNC_INTERVAL_HOURS <= hours <= 24 * 7:
-            raise ValidationError(
-                f"sync_interval_hours must be a number of hours from {MIN_SYNC_INTERVAL_HOURS} to 168, "
-                f"not '{_quoted(raw)}'."
-            )
-        connection.sync_interval = dt.timedelta(hours=hours)
+        merged[vendor_status] = person_status
+    connection.status_map = merged
 
+
+def connection_field_map_apply(*, connection: Connection, field_map: Mapping[str, str]) -> None:
+    """Merge ``field_map`` (field → vendor attribute) into the connection's:
+    an entry adds or replaces one field; a blank attribute removes it."""
+    cls = connector_class(connection.kind)
+    merged = dict(connection.field_map)
+    for field_name, remote_name in field_map.items():
+        remote_name = str(remote_name).strip()
+        if not remote_name:
+            # No rule for a removal: it also clears an entry saved before the rules.
+            merged.pop(str(field_name).strip(), None)
+            continue
+        try:
+            field_name, remote_name = field_map_entry_clean(connector=cls, field=field_name, attribute=remote_name)
+        except ValidationError as exc:
+            raise ValidationError(f"field_map.<field>: {' '.join(exc.messages)}") from None
+        merged[field_name] = remote_name
+    connection.field_map = merged
+
+
+def connection_settings_apply(
+    *, connection: Connection, config: Mapping[str, Any], secrets: Mapping[str, Any]
+) -> None:
+    """Validate the connector's settings with its form, bound once over the
+    stored ones, and set them on ``connection`` (unsaved).
+
+    ``config`` and ``secrets`` hold the form's field values (as its cleaned
+    data holds them, or as an admin typed them); fields left out keep their
+    stored value, and a blank secret keeps the stored one: it is never
+    shown, so it cannot be typed again.
+    """
+    cls = connector_class(connection.kind)
     form_fields = cls.config_form.base_fields
-    unknown = sorted(set(values) - set(form_fields))
+    unknown = (set(config) | set(secrets)) - set(form_fields)
     if unknown:
-        known = ", ".join([*form_fields, *CONNECTION_OPTIONS, "status_map.<status>", "field_map.<field>"])
-        raise ValidationError(f"Unknown setting(s) {', '.join(unknown)}. Known: {known}.")
-    current = {**connection.config}
+        raise TypeError(f"{cls.label} has no setting(s) {', '.join(sorted(unknown))}")
+    misplaced = (set(config) & set(cls.secret_fields)) | (set(secrets) - set(cls.secret_fields))
+    if misplaced:
+        raise TypeError(f"Pass secrets in secrets= and the rest in config=: {', '.join(sorted(misplaced))}")
     data = {
-        name: current.get(name, "" if field.initial is None else field.initial)
+        name: connection.config.get(name, "" if field.initial is None else field.initial)
         for name, field in form_fields.items()
         if name not in cls.secret_fields
     }
-    data.update({k: v for k, v in values.items()})
+    data.update(config)
     for name in cls.secret_fields:
-        # Blank means "keep the stored secret": it is never shown, so it can't be re-typed.
-        if not data.get(name):
-            data[name] = connection.secrets.get(name, "")
+        data[name] = secrets.get(name) or connection.secrets.get(name, "")
     form = cls.config_form(data=data)
     if not form.is_valid():
         errors = "; ".join(
@@ -180,21 +189,77 @@ def connection_apply_values(*, connection: Connection, values: Mapping[str, str]
     cleaned = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
     connection.config = {k: v for k, v in cleaned.items() if k not in cls.secret_fields}
     connection.secrets = {k: v for k, v in cleaned.items() if k in cls.secret_fields}
+
+
+def _connection_apply(
+    *,
+    connection: Connection,
+    options: Mapping[str, Any] | None,
+    config: Mapping[str, Any] | None,
+    secrets: Mapping[str, Any] | None,
+    status_map: Mapping[str, str] | None,
+    field_map: Mapping[str, str] | None,
+    validate_settings: bool,
+) -> None:
+    if status_map:
+        connection_status_map_apply(connection=connection, status_map=status_map)
+    if field_map:
+        connection_field_map_apply(connection=connection, field_map=field_map)
+    if options:
+        connection_options_apply(connection=connection, options=options)
+    if validate_settings or config or secrets:
+        connection_settings_apply(connection=connection, config=config or {}, secrets=secrets or {})
     connection.full_clean(exclude=["secrets"])
 
 
-def connection_create(*, kind: str, name: str, values: Mapping[str, str] | None = None) -> Connection:
+def connection_create(
+    *,
+    kind: str,
+    name: str,
+    options: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    status_map: Mapping[str, str] | None = None,
+    field_map: Mapping[str, str] | None = None,
+) -> Connection:
+    """A new connection, saved. Its status map starts as the connector's
+    defaults; the arguments are those of ``connection_update``."""
     validate_kind(kind)
     connection = Connection(kind=kind, name=name.strip())
     connection.full_clean(exclude=["secrets", "config"])
     connection.status_map = dict(connector_class(kind).default_status_map)
-    connection_apply_values(connection=connection, values=values or {})
+    _connection_apply(
+        connection=connection, options=options, config=config, secrets=secrets,
+        status_map=status_map, field_map=field_map, validate_settings=True,
+    )
     connection.save()
     return connection
 
 
-def connection_update(*, connection: Connection, values: Mapping[str, str]) -> Connection:
-    connection_apply_values(connection=connection, values=values)
+def connection_update(
+    *,
+    connection: Connection,
+    options: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    status_map: Mapping[str, str] | None = None,
+    field_map: Mapping[str, str] | None = None,
+) -> Connection:
+    """Change a connection's settings and save it. Raises ValidationError
+    (nothing is saved; the instance may be half-changed: reload it).
+
+    ``options``: typed connection options (``background_sync: bool``,
+    ``safeguard_percent: int``, ``sync_interval: timedelta``, …;
+    ``connection_options_apply``). ``config`` / ``secrets``: the connector
+    form's field values (``connection_settings_apply``: validated by the
+    form, bound once). ``status_map`` and ``field_map`` are MERGED into the
+    stored maps entry by entry; a blank field-map attribute removes that
+    entry. What is not given stays as it is.
+    """
+    _connection_apply(
+        connection=connection, options=options, config=config, secrets=secrets,
+        status_map=status_map, field_map=field_map, validate_settings=False,
+    )
     if connection.background_sync and connection.next_sync_at is None:
         connection.next_sync_at = timezone.now()
     connection.save()

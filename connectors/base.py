@@ -19,7 +19,8 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from functools import cached_property
+from typing import Any, ClassVar, Self
 from urllib.parse import SplitResult, quote, quote_plus, urlsplit
 
 from django import forms
@@ -223,6 +224,24 @@ STANDARD_STATUS_MAP: dict[str, str] = {
 SCRUBBED = "********"
 
 
+@dataclass(frozen=True)
+class ConnectorSettings:
+    """Base of a connector's typed settings (``Connector.settings_class``):
+    a frozen dataclass whose fields are already normalised, by the same
+    normalisers the connector's form uses (its ``settings.py``). Secret
+    fields are declared ``field(repr=False)``. This base holds nothing: the
+    settings of a connector that has none.
+    """
+
+    @classmethod
+    def from_stored(cls, *, config: Mapping[str, Any], secrets: Mapping[str, Any]) -> Self:
+        """The settings from a connection's stored ``config`` and decrypted
+        ``secrets``. Raise a permanent ConnectorError naming the setting when
+        a stored value is no longer valid (a setting of this server changed
+        since it was saved, or the JSON was written by hand)."""
+        return cls()
+
+
 class Connector:
     """Base class for one HR system integration.
 
@@ -236,6 +255,8 @@ class Connector:
     kind: ClassVar[str]
     label: ClassVar[str]
     config_form: ClassVar[type[forms.Form]]
+    #: The typed settings the connector reads (``self.settings``).
+    settings_class: ClassVar[type[ConnectorSettings]] = ConnectorSettings
     #: Form fields whose values are stored encrypted and never shown again.
     secret_fields: ClassVar[tuple[str, ...]] = ()
     #: The streams a run can read from this connector (``connections.sync.streams``):
@@ -274,16 +295,20 @@ class Connector:
         secrets: Mapping[str, Any],
         field_map: Mapping[str, str] | None = None,
     ) -> None:
-        self.config = dict(config)
+        self._config = dict(config)
         self._secrets = dict(secrets)
         self.field_map = dict(field_map or {})
+
+    @cached_property
+    def settings(self) -> Any:
+        """This connection's ``settings_class``, built once per instance from
+        the stored config and secrets. Raises ConnectorError (permanent) when
+        a stored value is no longer valid."""
+        return self.settings_class.from_stored(config=self._config, secrets=self._secrets)
 
     def __repr__(self) -> str:
         # Never include secrets, even by accident through a debugger or log.
         return f"<{type(self).__name__} kind={self.kind!r}>"
-
-    def secret(self, name: str) -> str:
-        return str(self._secrets.get(name) or "")
 
     def scrub(self, text: str) -> str:
         """``text`` with every secret of this connection replaced by ``SCRUBBED``.
@@ -294,10 +319,13 @@ class Connector:
         URL-encoded and HTML-escaped secret, its base64, and the base64
         ``username:secret`` of an HTTP Basic ``Authorization`` header.
         """
-        username = str(self.config.get("username") or "")
+        try:
+            username = str(getattr(self.settings, "username", "") or "")
+        except ConnectorError:
+            username = ""  # settings that do not build were never sent to a server
         forms: set[str] = set()
         for name in self.secret_fields:
-            secret = self.secret(name)
+            secret = str(self._secrets.get(name) or "")
             if not secret:
                 continue
             forms |= {secret, quote(secret, safe=""), quote_plus(secret), html.escape(secret)}

@@ -11,11 +11,11 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
 from connections.views.base import ConnectionTabMixin
+from connections.views.checks import safe_next
 from hrsync.people.models import Depot
 from hrsync.search import search_text
 from mappings import services
@@ -152,14 +152,9 @@ class EmployeeMappingActionView(ConnectionTabMixin, View):
 
     def _back_url(self) -> str:
         default = reverse("connections:employees", args=[self.connection.pk])
-        candidate = self.request.POST.get("next", "")
-        if candidate and url_has_allowed_host_and_scheme(
-            candidate, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()
-        ):
-            # Only back to this connection's Employees tab (with its query string).
-            if candidate.split("?", 1)[0] == default:
-                return candidate
-        return default
+        candidate = safe_next(self.request) or ""
+        # Only back to this connection's Employees tab (with its query string).
+        return candidate if candidate.split("?", 1)[0] == default else default
 
 
 class DepotMappingView(ConnectionTabMixin, TemplateView):

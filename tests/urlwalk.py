@@ -201,7 +201,7 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
     w.connection = connection_create(
         kind="actionhrm",
         name="Acme HR",
-        values={"subdomain": "acme", "username": "api", "password": password},
+        config={"subdomain": "acme", "username": "api"}, secrets={"password": password},
     )
     connection_record_health(
         connection=w.connection, ok=True, message="Connected to ActionHRM at acme.actionhrm.com"

@@ -7,19 +7,25 @@ below, the flags and the JSON keys must not drift.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import math
 import logging
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from django.utils.text import Truncator
 
 from connections.models import Connection, SyncRun
-from connections.services import connection_find
+from connections.services import CONNECTION_OPTIONS, connection_find, sync_interval_message
+from connectors.registry import connector_class
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -53,6 +59,88 @@ def parse_set_values(pairs: Iterable[str] | None) -> dict[str, str]:
             raise usage_error(f"--set expects KEY=VALUE, got '{pair}'.")
         values[key] = value
     return values
+
+
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+def boolean_parse(text: str) -> bool:
+    """yes/no, true/false, on/off or 1/0, as an operator types them. Raises ValidationError."""
+    lowered = str(text).strip().lower()
+    if lowered in _TRUE_WORDS:
+        return True
+    if lowered in _FALSE_WORDS:
+        return False
+    raise ValidationError(f"'{Truncator(str(text)).chars(40)}' is not yes/no (use true or false).")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """``--set`` values as the keyword arguments of ``connection_create`` /
+    ``connection_update``."""
+
+    options: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, Any] = field(default_factory=dict)
+    status_map: dict[str, str] = field(default_factory=dict)
+    field_map: dict[str, str] = field(default_factory=dict)
+
+    def as_kwargs(self) -> dict[str, dict[str, Any]]:
+        return {
+            "options": self.options, "config": self.config, "secrets": self.secrets,
+            "status_map": self.status_map, "field_map": self.field_map,
+        }
+
+
+def settings_from_key_values(*, kind: str, values: Mapping[str, str]) -> ConnectionSettings:
+    """``--set`` KEY=VALUE pairs (``parse_set_values``) of a ``kind``
+    connection, typed: the connector form's fields (secret ones apart), the
+    connection options, ``sync_interval_hours``, ``status_map.<status>``
+    and ``field_map.<field>``. Raises ValidationError."""
+    cls = connector_class(kind)
+    form_fields = cls.config_form.base_fields
+    typed = ConnectionSettings()
+    unknown = []
+    for key, value in values.items():
+        if key.startswith("status_map."):
+            typed.status_map[key.removeprefix("status_map.")] = value
+        elif key.startswith("field_map."):
+            typed.field_map[key.removeprefix("field_map.")] = value
+        elif key in CONNECTION_OPTIONS or key == "sync_interval_hours" or key in form_fields:
+            continue
+        else:
+            unknown.append(key)
+    if unknown:
+        known = ", ".join([*form_fields, *CONNECTION_OPTIONS, "status_map.<status>", "field_map.<field>"])
+        raise ValidationError(f"Unknown setting(s) {', '.join(sorted(unknown))}. Known: {known}.")
+    for option in CONNECTION_OPTIONS:
+        if option not in values:
+            continue
+        if option.startswith("safeguard_"):
+            try:
+                typed.options[option] = int(values[option])
+            except ValueError:
+                raise ValidationError(f"{option} must be a whole number.") from None
+        else:
+            typed.options[option] = boolean_parse(values[option])
+    if "sync_interval_hours" in values:
+        raw = values["sync_interval_hours"]
+        try:
+            hours = float(raw)
+        except ValueError:
+            raise ValidationError(sync_interval_message(raw)) from None
+        if not math.isfinite(hours):
+            raise ValidationError(sync_interval_message(raw))
+        typed.options["sync_interval"] = dt.timedelta(hours=hours)
+    for name, form_field in form_fields.items():
+        if name not in values:
+            continue
+        value: Any = values[name]
+        if isinstance(form_field, forms.BooleanField):
+            value = boolean_parse(value)
+        (typed.secrets if name in cls.secret_fields else typed.config)[name] = value
+    return typed
 
 
 def validation_message(exc: ValidationError) -> str:

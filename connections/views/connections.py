@@ -27,9 +27,9 @@ from connections.forms import (
     KindChoiceForm,
     OptionToggleForm,
     SyncActionForm,
-    add_service_error,
-    config_values,
+    add_save_error,
     connector_config_form,
+    connector_form_values,
     status_map_formset,
 )
 from connections.models import Connection, SyncRun
@@ -108,16 +108,17 @@ class ConnectionCreateView(StaffRequiredMixin, View):
             return self._choose(request, kind_form)
         cls = connector_class(kind)
         name_form = ConnectionNameForm(data=request.POST)
-        config_form = connector_config_form(cls, data=request.POST)
-        if not (name_form.is_valid() & config_form.is_valid()):
-            return self._details(request, kind, name_form, config_form, status=400)
+        if not name_form.is_valid():
+            return self._details(request, kind, name_form, connector_config_form(cls, data=request.POST), status=400)
+        config, secrets = connector_form_values(cls, request.POST)
         try:
             with transaction.atomic():
                 connection = services.connection_create(
-                    kind=kind, name=name_form.cleaned_data["name"], values=config_values(config_form)
+                    kind=kind, name=name_form.cleaned_data["name"], config=config, secrets=secrets
                 )
         except ValidationError as exc:
-            add_service_error(name_form, exc)
+            config_form = connector_config_form(cls, data=request.POST)
+            add_save_error(name_form, config_form, exc)
             return self._details(request, kind, name_form, config_form, status=400)
         with vendor_deadline(saved=True):
             check = services.connection_check(connection=connection)
@@ -262,11 +263,11 @@ class ConnectionOptionsView(ConnectionTabMixin, View):
             return redirect("connections:overview", pk)
         option, value = form.cleaned_data["option"], form.cleaned_data["value"]
         try:
-            services.connection_update(connection=self.connection, values={option: value})
+            services.connection_update(connection=self.connection, options={option: value})
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
-            template = _OPTION_MESSAGES[(option, value == "true")]
+            template = _OPTION_MESSAGES[(option, value)]
             messages.success(request, template.format(interval=interval_text(self.connection.sync_interval)))
         return redirect("connections:overview", pk)
 
@@ -322,18 +323,21 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         connection = self.connection
+        cls = connector_class(connection.kind)
         form = ConnectionSettingsForm(data=request.POST, exclude_pk=pk)
-        config_form = connector_config_form(connector_class(connection.kind), data=request.POST,
-                                            connection=connection)
         status_formset = status_map_formset(connection, data=request.POST)
-        if form.is_valid() & config_form.is_valid() & status_formset.is_valid():
-            values = {**config_values(config_form), **form.values(), **status_formset.values()}
+        service_error = None
+        if form.is_valid() & status_formset.is_valid():
+            config, secrets = connector_form_values(cls, request.POST)
             try:
                 with transaction.atomic():
                     connection.name = form.cleaned_data["name"]
-                    services.connection_update(connection=connection, values=values)
+                    services.connection_update(
+                        connection=connection, options=form.options(), config=config, secrets=secrets,
+                        status_map=status_formset.status_map(),
+                    )
             except ValidationError as exc:
-                add_service_error(form, exc)
+                service_error = exc
             else:
                 with vendor_deadline(saved=True):
                     check = services.connection_check(connection=connection)
@@ -342,6 +346,9 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
                 return redirect("connections:settings", pk)
         # The services may have half-applied the values to the instance: show the saved one.
         connection.refresh_from_db()
+        config_form = connector_config_form(cls, data=request.POST, connection=connection)
+        if service_error is not None:
+            add_save_error(form, config_form, service_error)
         context = self.get_context_data(form=form, config_form=config_form, status_formset=status_formset)
         return self.render_to_response(context, status=400)
 

@@ -30,17 +30,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from connectors import http
-from connectors.actionhrm.forms import (
-    DEFAULT_EMPLOYEES_PATH,
-    DEFAULT_LOCATIONS_PATH,
-    DEFAULT_PER_PAGE,
-    MAX_PER_PAGE,
-    VENDOR_DOMAIN,
-    ActionHRMConfigForm,
-    normalise_base_url,
-    normalise_path,
-    normalise_subdomain,
-)
+from connectors.actionhrm.forms import ActionHRMConfigForm
+from connectors.actionhrm.settings import ActionHRMSettings
 from connectors.base import (
     STANDARD_STATUS_MAP,
     Check,
@@ -110,6 +101,8 @@ class ActionHRMConnector(Connector):
     kind = "actionhrm"
     label = "ActionHRM"
     config_form = ActionHRMConfigForm
+    settings_class = ActionHRMSettings
+    settings: ActionHRMSettings
     secret_fields = ("password",)
     streams = frozenset({"employees", "locations"})
     full_snapshot = True
@@ -134,49 +127,13 @@ class ActionHRMConnector(Connector):
     @property
     def base_url(self) -> str:
         """``https://host[/prefix]`` without a trailing slash."""
-        try:
-            base_url = str(self.config.get("base_url") or "").strip()
-            if base_url:
-                return normalise_base_url(base_url)
-            subdomain = str(self.config.get("subdomain") or "").strip()
-            if subdomain:
-                return f"https://{normalise_subdomain(subdomain)}.{VENDOR_DOMAIN}"
-        except ValueError as exc:
-            raise ConnectorError(
-                f"The ActionHRM address in the connection settings is not valid: {exc}",
-                permanent=True,
-            ) from None
-        raise ConnectorError(
-            "The ActionHRM connection has no sub-domain or base URL. "
-            "Enter one in the connection settings.",
-            permanent=True,
-        )
-
-    @property
-    def per_page(self) -> int:
-        try:
-            value = int(self.config.get("per_page") or DEFAULT_PER_PAGE)
-        except (TypeError, ValueError):
-            value = DEFAULT_PER_PAGE
-        return min(max(value, 1), MAX_PER_PAGE)
-
-    def _url(self, setting: str, default: str) -> str:
-        try:
-            path = normalise_path(str(self.config.get(setting) or ""), default)
-        except ValueError as exc:
-            raise ConnectorError(
-                f"The ActionHRM {setting.replace('_', ' ')} in the connection settings "
-                f"is not valid: {exc}",
-                permanent=True,
-            ) from None
-        return self.base_url + path
+        return self.settings.base_url
 
     @property
     def session(self) -> http.HttpSession:
         """One HTTP session for this run (this connector instance)."""
         if self._session is None:
-            username = str(self.config.get("username") or "")
-            password = self.secret("password")
+            username, password = self.settings.username, self.settings.password
             if not username or not password:
                 raise ConnectorError(
                     "The ActionHRM connection has no API username or password. "
@@ -226,7 +183,7 @@ class ActionHRMConnector(Connector):
         )
 
     def fetch_locations(self) -> Iterator[RemoteLocation]:
-        url = self._url("locations_path", DEFAULT_LOCATIONS_PATH)
+        url = self.base_url + self.settings.locations_path
         payload = self._get_json(url)
         items = payload.get("locations") if isinstance(payload, dict) else None
         if not isinstance(items, list):
@@ -244,9 +201,9 @@ class ActionHRMConnector(Connector):
             yield RemoteLocation(remote_id=remote_id, name=name, raw=item)
 
     def fetch_employees(self) -> Iterator[RemoteEmployee]:
-        url = self._url("employees_path", DEFAULT_EMPLOYEES_PATH)
+        url = self.base_url + self.settings.employees_path
         where = http.safe_url(url)
-        per_page = self.per_page
+        per_page = self.settings.per_page
         fields = self._fields()
         seen = 0
         total: int | None = None

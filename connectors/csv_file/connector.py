@@ -27,7 +27,7 @@ second pass over the file, so scope=employees reads it once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any, ClassVar
@@ -49,19 +49,8 @@ from connectors.base import (
 )
 from connectors.csv_file import columns as column_rules
 from connectors.csv_file.columns import ColumnPlan, header_key, resolve_columns, suggest_columns
-from connectors.csv_file.forms import (
-    DEFAULT_DATE_FORMAT,
-    DELIMITERS,
-    ENCODINGS,
-    CsvFileConfigForm,
-    FileAddress,
-    human_date_format,
-    normalise_date_format,
-    normalise_delimiter,
-    normalise_encoding,
-    normalise_quotechar,
-    parse_uri,
-)
+from connectors.csv_file.forms import CsvFileConfigForm
+from connectors.csv_file.settings import CsvFileSettings, FileAddress, human_date_format
 from connectors.csv_file.reader import CsvTable
 from connectors.csv_file.transport import open_stream, sftp_fetch_host_key
 
@@ -74,6 +63,8 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
     kind = "csv_file"
     label = "CSV file (SFTP/HTTPS)"
     config_form = CsvFileConfigForm
+    settings_class = CsvFileSettings
+    settings: CsvFileSettings
     secret_fields = ("password", "private_key", "passphrase")
     streams = frozenset({"employees", "locations"})
     full_snapshot = True
@@ -101,18 +92,18 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        columns = self.config.get("columns") or {}
+        try:
+            columns = self.settings.columns
+        except ConnectorError:
+            columns = {}  # reported when the file is read
         if columns:
-            try:
-                self.provides = self._explicit_provides(column_rules.normalise_columns(columns))
-            except ValueError:
-                pass  # reported when the file is read
+            self.provides = self._explicit_provides(columns)
 
-    def _explicit_provides(self, columns: dict[str, str]) -> frozenset[str]:
+    def _explicit_provides(self, columns: Mapping[str, str]) -> frozenset[str]:
         owned = {t for t in columns.values() if t in RemoteEmployee.PERSON_FIELDS}
         if "location" in columns.values():
             owned.add("depot")
-        if "manager" in columns.values() or self.config.get("manager_column"):
+        if "manager" in columns.values() or self.settings.manager_column:
             owned.add("manager")
         return frozenset(owned)
 
@@ -120,21 +111,7 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
 
     @property
     def address(self) -> FileAddress:
-        try:
-            return parse_uri(str(self.config.get("uri") or ""))
-        except ValueError as exc:
-            raise ConnectorError(
-                f"The file address in the connection settings is not valid: {exc}", permanent=True
-            ) from None
-
-    def _setting(self, name: str, normalise, default: Any) -> Any:
-        value = self.config.get(name)
-        if value in (None, ""):
-            return default
-        try:
-            return normalise(value)
-        except ValueError as exc:
-            raise ConnectorError(f"The {name.replace('_', ' ')} setting is not valid: {exc}", permanent=True) from None
+        return self.settings.address
 
     def describe(self) -> str:
         try:
@@ -165,44 +142,39 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
 
     @contextmanager
     def _open_table(self) -> Iterator[CsvTable]:
-        address = self.address
-        delimiter = DELIMITERS[self._setting("delimiter", normalise_delimiter, "auto")]
-        codec = ENCODINGS[self._setting("encoding", normalise_encoding, "utf-8")]
-        quotechar = self._setting("quotechar", normalise_quotechar, '"')
-        has_header = self.config.get("has_header", True)
-        has_header = has_header if isinstance(has_header, bool) else str(has_header).lower() in {"1", "true", "yes", "on"}
+        settings = self.settings
         opener = open_stream(
-            address,
-            username=str(self.config.get("username") or ""),
-            password=self.secret("password"),
-            private_key=self.secret("private_key"),
-            passphrase=self.secret("passphrase"),
-            host_key=str(self.config.get("host_key") or ""),
-            ca_bundle=str(self.config.get("ca_bundle") or ""),
+            settings.address,
+            username=settings.username,
+            password=settings.password,
+            private_key=settings.private_key,
+            passphrase=settings.passphrase,
+            host_key=settings.host_key,
+            ca_bundle=settings.ca_bundle,
             scrub=self.scrub,
         )
         with opener as stream:
             logger.info("Reading %s", self.describe())
             yield CsvTable(
                 stream,
-                delimiter=delimiter,
-                codec=codec,
-                quotechar=None if quotechar == "none" else quotechar,
-                has_header=has_header,
+                delimiter=settings.delimiter,
+                codec=settings.codec,
+                quotechar=settings.quotechar,
+                has_header=settings.has_header,
             )
 
     def _plan(self, table: CsvTable) -> ColumnPlan:
-        date_format = self._setting("date_format", normalise_date_format, DEFAULT_DATE_FORMAT)
+        settings = self.settings
         plan = resolve_columns(
             header=table.header,
             width=table.width,
-            columns=self.config.get("columns") or {},
-            key_column=str(self.config.get("key_column") or ""),
-            manager_column=str(self.config.get("manager_column") or ""),
-            status_column=str(self.config.get("status_column") or ""),
-            all_active=bool(self.config.get("all_active")),
-            date_format=date_format,
-            date_format_label=human_date_format(date_format),
+            columns=settings.columns,
+            key_column=settings.key_column,
+            manager_column=settings.manager_column,
+            status_column=settings.status_column,
+            all_active=settings.all_active,
+            date_format=settings.date_format,
+            date_format_label=human_date_format(settings.date_format),
         )
         # The fields this file fills are the fields this connection owns
         # (read by the planner after the records are fetched).
@@ -216,12 +188,8 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
                 yield plan.record(line, row)
 
     def fetch_locations(self) -> Iterator[RemoteLocation]:
-        columns = self.config.get("columns") or {}
-        try:
-            targets = column_rules.normalise_columns(columns).values()
-        except ValueError as exc:
-            raise ConnectorError(f"The columns setting is not valid: {exc}", permanent=True) from None
-        if columns and "location" not in targets:
+        columns = self.settings.columns
+        if columns and "location" not in columns.values():
             return  # nothing to read the file for
         with self._table() as table:
             plan = self._plan(table)
@@ -258,7 +226,7 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
         """The key an sftp:// server offers now (None for https:// and file://)."""
         if self.address.scheme != "sftp":
             return None
-        line, fingerprint = sftp_fetch_host_key(str(self.config.get("uri") or ""))
+        line, fingerprint = sftp_fetch_host_key(self.settings.uri)
         _host, key_type, _blob = line.split()
         return HostKeyOffer(fingerprint=fingerprint, key_type=key_type, pin=line, setting="host_key")
 
@@ -306,10 +274,7 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
 
         targets = [""] * width
         unmatched: list[str] = []
-        try:
-            saved = column_rules.normalise_columns(self.config.get("columns") or {})
-        except ValueError:
-            saved = {}
+        saved = self.settings.columns
         if saved:
             for ref, target in saved.items():
                 position = index_of(ref)
@@ -320,11 +285,11 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
         elif header is not None:
             for name, target in suggest_columns(header).items():
                 targets[names.index(name)] = target
-        all_active = bool(self.config.get("all_active"))
+        all_active = self.settings.all_active
         if all_active and not saved:
             targets = ["" if target == "status" else target for target in targets]
         for setting, target in (("manager_column", "manager"), ("status_column", "status")):
-            ref = str(self.config.get(setting) or "")
+            ref = getattr(self.settings, setting)
             position = index_of(ref) if ref else None
             if ref and position is None:
                 unmatched.append(ref)
@@ -336,7 +301,7 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
                 targets[position] = target
 
         key = ""
-        key_ref = str(self.config.get("key_column") or "")
+        key_ref = self.settings.key_column
         if key_ref:
             position = index_of(key_ref)
             if position is None:

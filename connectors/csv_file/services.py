@@ -38,7 +38,7 @@ def host_key_pin(*, connection: Connection, fingerprint_shown: str) -> str:
         )
     try:
         with transaction.atomic():
-            connection_update(connection=connection, values={offer.setting: offer.pin})
+            connection_update(connection=connection, config={offer.setting: offer.pin})
     except ValidationError as exc:
         raise HostKeyNotPinned(f"Nothing was pinned: {' '.join(exc.messages)}") from exc
     return f"{offer.key_type} key {offer.fingerprint}"

@@ -20,7 +20,7 @@ import requests
 from connectors import http, outbound
 from connectors.base import ConnectorError
 from connectors.csv_file import ssh
-from connectors.csv_file.forms import FileAddress, local_files_allowed, parse_uri
+from connectors.csv_file.settings import FileAddress, local_files_allowed, parse_uri
 from connectors.csv_file.reader import IteratorStream
 
 HTTP_CHUNK = 64 * 1024

@@ -89,7 +89,7 @@ class ColumnMappingView(CheckResultMixin, ConnectionTabMixin, TemplateView):
         if form.is_valid():
             try:
                 with transaction.atomic():
-                    connection_update(connection=connection, values=form.values())
+                    connection_update(connection=connection, config=form.settings())
             except ValidationError as exc:
                 add_service_error(form, exc)
             else:

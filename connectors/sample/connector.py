@@ -4,35 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django import forms
-
 from connectors.base import Check, Connector, ConnectorError, RemoteEmployee, RemoteLocation
 from connectors.sample import roster
-from connectors.sample.roster import DEFAULT_SEED, DEFAULT_SIZE, MAX_SIZE, MIN_SIZE
-
-
-class SampleConfigForm(forms.Form):
-    size = forms.IntegerField(
-        label="Number of people",
-        initial=DEFAULT_SIZE,
-        min_value=MIN_SIZE,
-        max_value=MAX_SIZE,
-        help_text=f"How many employee records the demo roster has ({MIN_SIZE}–{MAX_SIZE}).",
-    )
-    seed = forms.IntegerField(
-        label="Seed",
-        required=False,
-        initial=DEFAULT_SEED,
-        min_value=0,
-        max_value=2**31 - 1,
-        help_text="The same seed always gives the same people. Change it for a different roster.",
-    )
+from connectors.sample.forms import SampleConfigForm
+from connectors.sample.settings import SampleSettings
 
 
 class SampleConnector(Connector):
     kind = "sample"
     label = "Sample HR data (demo)"
     config_form = SampleConfigForm
+    settings_class = SampleSettings
+    settings: SampleSettings
     secret_fields = ()
     streams = frozenset({"employees", "locations"})
     full_snapshot = True
@@ -70,30 +53,7 @@ class SampleConnector(Connector):
         return "bundled demo roster"
 
     def _roster(self) -> roster.Roster:
-        size, seed = self._options()
-        return roster.build_roster(size=size, seed=seed)
+        return roster.build_roster(size=self.settings.size, seed=self.settings.seed)
 
-    def _options(self) -> tuple[int, int]:
-        """Size and seed from the config, with defaults for missing values.
 
-        The config normally comes from SampleConfigForm already, but it is
-        plain JSON and may have been written by hand, so validate it again.
-        """
-        data = {
-            "size": self.config.get("size"),
-            "seed": self.config.get("seed"),
-        }
-        if data["size"] in (None, ""):
-            data["size"] = DEFAULT_SIZE
-        if data["seed"] in (None, ""):
-            data["seed"] = DEFAULT_SEED
-        form = SampleConfigForm(data=data)
-        if not form.is_valid():
-            problems = "; ".join(
-                f"{form.fields[name].label}: {' '.join(errors)}"
-                for name, errors in form.errors.items()
-            )
-            raise ConnectorError(
-                f"The sample roster settings are not valid. {problems}", permanent=True
-            )
-        return form.cleaned_data["size"], form.cleaned_data["seed"]
+__all__ = ["SampleConfigForm", "SampleConnector"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -168,7 +169,8 @@ class PersonProtectView(StaffRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         person = get_object_or_404(Person, pk=pk)
-        protected = request.POST.get("protected", "").lower() in {"1", "true", "on", "yes"}
+        # The page posts 1 or 0; read as a form's tick box reads it.
+        protected = forms.BooleanField(required=False).clean(request.POST.get("protected"))
         services.person_set_protected(person=person, protected=protected)
         if protected:
             messages.success(request, f"{person} is protected: a sync will never deactivate them.")

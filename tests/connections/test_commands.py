@@ -445,6 +445,24 @@ def test_set_refuses_a_csv_address_whose_host_has_a_space(roster_csv):
     assert Connection.objects.filter(pk=roster_csv.pk).values().get() == before
 
 
+@pytest.mark.parametrize(("word", "ticked"), [("no", False), ("off", False), ("yes", True), ("1", True)])
+def test_set_reads_a_connectors_tick_box_with_the_same_words_as_an_option(roster_csv, word, ticked):
+    run("connections", "set", "Roster", "--set", "all_active=" + ("false" if ticked else "true"))
+
+    run("connections", "set", "Roster", "--set", f"all_active={word}")
+
+    assert Connection.objects.get(pk=roster_csv.pk).config.get("all_active", False) is ticked
+
+
+def test_set_refuses_a_tick_box_word_it_does_not_know(roster_csv):
+    before = Connection.objects.filter(pk=roster_csv.pk).values().get()
+
+    error, _ = fails("connections", "set", "Roster", "--set", "all_active=maybe", code=2)
+
+    assert "is not yes/no" in str(error)
+    assert Connection.objects.filter(pk=roster_csv.pk).values().get() == before
+
+
 def test_set_refuses_a_field_map_for_a_connector_that_reads_none(sample):
     before = Connection.objects.filter(pk=sample.pk).values().get()
 

@@ -37,4 +37,4 @@ def test_the_status_map_rows_trim_what_they_keep():
     formset = status_rows((" Casual ", "active"), ("", ""))
 
     assert formset.is_valid(), formset.errors
-    assert formset.values() == {"status_map.Casual": "active"}
+    assert formset.status_map() == {"Casual": "active"}

@@ -8,13 +8,14 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from connections import services
+from connections.management.cli import settings_from_key_values
 
 pytestmark = pytest.mark.django_db
 
 
 def actionhrm(name: str = "Acme"):
     return services.connection_create(
-        kind="actionhrm", name=name, values={"subdomain": "acme", "username": "api", "password": "pw"}
+        kind="actionhrm", name=name, config={"subdomain": "acme", "username": "api"}, secrets={"password": "pw"}
     )
 
 
@@ -33,17 +34,20 @@ def test_a_new_connection_starts_with_its_connectors_status_map():
 def test_a_bad_sync_interval_is_refused(hours):
     connection = actionhrm()
     with pytest.raises(ValidationError, match="sync_interval_hours"):
-        services.connection_update(connection=connection, values={"sync_interval_hours": hours})
+        typed = settings_from_key_values(kind="actionhrm", values={"sync_interval_hours": hours})
+        services.connection_update(connection=connection, **typed.as_kwargs())
 
 
 def test_a_sync_interval_in_hours_is_stored():
-    connection = services.connection_update(connection=actionhrm(), values={"sync_interval_hours": "1.5"})
+    connection = services.connection_update(
+        connection=actionhrm(), options={"sync_interval": dt.timedelta(hours=1.5)}
+    )
     connection.refresh_from_db()
     assert connection.sync_interval == dt.timedelta(hours=1.5)
 
 
 def test_a_blank_secret_keeps_the_stored_one():
-    connection = services.connection_update(connection=actionhrm(), values={"password": "", "username": "new"})
+    connection = services.connection_update(connection=actionhrm(), config={"username": "new"}, secrets={"password": ""})
     connection.refresh_from_db()
     assert connection.secrets["password"] == "pw" and connection.config["username"] == "new"
 
@@ -55,6 +59,44 @@ def test_an_id_wins_over_a_name_made_of_digits():
 
 
 def test_turning_background_sync_on_makes_the_connection_due():
-    connection = services.connection_update(connection=actionhrm(), values={"background_sync": "true"})
+    connection = services.connection_update(connection=actionhrm(), options={"background_sync": True})
     connection.refresh_from_db()
     assert connection.background_sync and connection.next_sync_at is not None
+
+
+def test_typed_options_are_stored():
+    connection = actionhrm()
+
+    services.connection_update(connection=connection, options={
+        "background_sync": True, "credential_notifications": True, "enabled": False,
+        "safeguard_percent": 35, "safeguard_min": 2, "sync_interval": dt.timedelta(hours=2),
+    })
+
+    saved = services.connection_find(id_or_name=str(connection.pk))
+    assert (saved.background_sync, saved.credential_notifications, saved.enabled) == (True, True, False)
+    assert (saved.safeguard_percent, saved.safeguard_min) == (35, 2)
+    assert saved.sync_interval == dt.timedelta(hours=2)
+    assert saved.next_sync_at is not None
+
+
+def test_an_option_out_of_range_is_refused_and_nothing_is_saved():
+    connection = actionhrm()
+
+    with pytest.raises(ValidationError, match="safeguard_percent"):
+        services.connection_update(connection=connection, options={"safeguard_percent": 150})
+
+    assert services.connection_find(id_or_name="Acme").safeguard_percent == 20
+
+
+def test_status_and_field_maps_are_merged_entry_by_entry():
+    connection = actionhrm()
+
+    services.connection_update(connection=connection, status_map={"Casual": "active"},
+                               field_map={"email": "work_email", "job_title": "position"})
+    services.connection_update(connection=connection, status_map={"On Leave": "inactive"},
+                               field_map={"email": ""})
+
+    saved = services.connection_find(id_or_name="Acme")
+    assert saved.status_map["Casual"] == "active" and saved.status_map["On Leave"] == "inactive"
+    assert saved.status_map["Active"] == "active"
+    assert saved.field_map == {"job_title": "position"}

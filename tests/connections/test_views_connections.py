@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from connections import services
 from connections.models import Connection, SyncRun
+from connectors.actionhrm.forms import ActionHRMConfigForm
 from hrsync.people.models import Person
 from mappings.models import DepotMapping, EmployeeMapping
 from tests.connections.slow_vendor import SlowServer
@@ -60,7 +61,7 @@ def make_connection(name: str = "Acme HR", **values) -> Connection:
     return services.connection_create(
         kind="actionhrm",
         name=name,
-        values={"subdomain": "acme", "username": "api-user", "password": PASSWORD, **values},
+        config={"subdomain": "acme", "username": "api-user", **values}, secrets={"password": PASSWORD},
     )
 
 
@@ -150,7 +151,7 @@ def test_list_shows_each_connection_with_health_last_run_and_schedule(client):
     quiet = make_connection("Quiet HR")
     busy = make_connection("Busy HR")
     services.connection_record_health(connection=busy, ok=False, message="ActionHRM rejected the username or password (401).")
-    services.connection_update(connection=busy, values={"background_sync": "true"})
+    services.connection_update(connection=busy, options={"background_sync": True})
     run = run_for(busy, status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now() - dt.timedelta(minutes=3))
 
     page = html(client.get(reverse("connections:list")))
@@ -357,6 +358,24 @@ def test_saving_settings_with_a_blank_password_keeps_the_stored_one(client, vend
 
 
 @pytest.mark.django_db
+def test_saving_settings_validates_the_connectors_form_once(client, vendor, monkeypatch):
+    vendor_ok(vendor)
+    connection = make_connection()
+    cleaned = []
+    full_clean = ActionHRMConfigForm.full_clean
+    monkeypatch.setattr(ActionHRMConfigForm, "full_clean", lambda form: cleaned.append(form) or full_clean(form))
+
+    response = client.post(
+        reverse("connections:settings", args=[connection.pk]),
+        settings_form(connection, **{"config-username": "other-user"}),
+    )
+
+    assert response.status_code == 302
+    assert Connection.objects.get(pk=connection.pk).config["username"] == "other-user"
+    assert len(cleaned) == 1
+
+
+@pytest.mark.django_db
 def test_a_new_password_replaces_the_stored_one(client, vendor):
     vendor_ok(vendor)
     connection = make_connection()
@@ -373,7 +392,7 @@ def test_a_new_password_replaces_the_stored_one(client, vendor):
 @pytest.mark.django_db
 def test_settings_show_a_row_per_vendor_status_and_one_to_add(client):
     connection = make_connection()
-    services.connection_update(connection=connection, values={"status_map.Casual": "active"})
+    services.connection_update(connection=connection, status_map={"Casual": "active"})
 
     response = client.get(reverse("connections:settings", args=[connection.pk]))
 
@@ -511,7 +530,7 @@ def test_a_second_click_says_a_sync_is_already_running(client, django_capture_on
 @pytest.mark.django_db
 def test_a_disabled_connection_does_not_sync(client):
     connection = make_connection()
-    services.connection_update(connection=connection, values={"enabled": "false"})
+    services.connection_update(connection=connection, options={"enabled": False})
 
     response = client.post(reverse("connections:sync", args=[connection.pk]), {"action": "all"}, follow=True)
 

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from urllib.parse import quote
 
-from connectors.base import ColumnMapped, Connector, HostKeyPinning
+from connectors.base import ColumnMapped, Connector, ConnectorSettings, HostKeyPinning
 from connectors.csv_file.connector import CsvFileConnector
+
+
+@dataclass(frozen=True)
+class _VendorSettings(ConnectorSettings):
+    username: str
+
+    @classmethod
+    def from_stored(cls, *, config, secrets) -> _VendorSettings:
+        return cls(username=config.get("username", ""))
 
 
 class _Vendor(Connector):
     kind = "vendor"
     label = "Vendor"
+    settings_class = _VendorSettings
     secret_fields = ("password", "token")
 
 

@@ -134,22 +134,24 @@ def resolve(monkeypatch):
 
 
 def actionhrm(host: str, port: int) -> Connection:
-    return services.connection_create(kind="actionhrm", name="ActionHRM", values={
-        "base_url": f"https://{host}:{port}", "username": "api-user", "password": PASSWORD,
-    })
+    return services.connection_create(kind="actionhrm", name="ActionHRM",
+        config={"base_url": f"https://{host}:{port}", "username": "api-user"},
+        secrets={"password": PASSWORD},
+    )
 
 
 def csv_https(host: str, port: int) -> Connection:
-    return services.connection_create(kind="csv_file", name="CSV over HTTPS", values={
-        "uri": f"https://{host}:{port}/exports/staff.csv", "username": "csvuser", "password": PASSWORD,
-    })
+    return services.connection_create(kind="csv_file", name="CSV over HTTPS",
+        config={"uri": f"https://{host}:{port}/exports/staff.csv", "username": "csvuser"},
+        secrets={"password": PASSWORD},
+    )
 
 
 def csv_sftp(host: str, port: int) -> Connection:
-    return services.connection_create(kind="csv_file", name="CSV over SFTP", values={
-        "uri": f"sftp://{host}:{port}/exports/staff.csv", "username": "hrsync", "password": PASSWORD,
-        "host_key": SHA256_PIN,
-    })
+    return services.connection_create(kind="csv_file", name="CSV over SFTP",
+        config={"uri": f"sftp://{host}:{port}/exports/staff.csv", "username": "hrsync", "host_key": SHA256_PIN},
+        secrets={"password": PASSWORD},
+    )
 
 
 CONNECTIONS = [pytest.param(actionhrm, id="actionhrm"), pytest.param(csv_https, id="csv-https"),

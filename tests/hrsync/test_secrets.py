@@ -26,7 +26,7 @@ def actionhrm():
     return services.connection_create(
         kind="actionhrm",
         name="Acme ActionHRM",
-        values={"subdomain": "acme", "username": "api-user", "password": SECRET},
+        config={"subdomain": "acme", "username": "api-user"}, secrets={"password": SECRET},
     )
 
 

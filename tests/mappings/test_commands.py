@@ -26,7 +26,7 @@ def run(*args: str) -> str:
 
 @pytest.fixture
 def connection():
-    return connection_create(kind="sample", name="Demo", values={"size": "10"})
+    return connection_create(kind="sample", name="Demo", config={"size": "10"})
 
 
 def test_map_creates_the_depot_and_the_mapping(connection):
@@ -91,7 +91,7 @@ def test_an_actionhrm_person_gets_their_depot_once_the_location_is_mapped():
     base = "https://acme.actionhrm.com"
     connection_create(
         kind="actionhrm", name="Acme HR",
-        values={"subdomain": "acme", "username": "api-user", "password": "pw"},
+        config={"subdomain": "acme", "username": "api-user"}, secrets={"password": "pw"},
     )
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
         mocked.get(f"{base}/api/v1/locations", json={"locations": [{"id": "L1", "name": "Sydney Depot"}]})

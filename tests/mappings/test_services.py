@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def connection():
     from connections.services import connection_create
 
-    return connection_create(kind="sample", name="Demo", values={"size": "10"})
+    return connection_create(kind="sample", name="Demo", config={"size": "10"})
 
 
 def test_mapping_creates_the_depot_when_there_is_none(connection):
@@ -59,7 +59,7 @@ def test_mapping_again_points_the_location_at_the_new_depot(connection):
 def test_the_same_location_id_of_another_connection_is_a_separate_mapping(connection):
     from connections.services import connection_create
 
-    other = connection_create(kind="sample", name="Other", values={"size": "10"})
+    other = connection_create(kind="sample", name="Other", config={"size": "10"})
     depot_map(connection=connection, remote_location_id="L1", depot_name="Sydney Depot")
     depot_map(connection=other, remote_location_id="L1", depot_name="Perth Depot")
 

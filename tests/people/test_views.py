@@ -38,7 +38,7 @@ def acme(db):
     return connection_create(
         kind="actionhrm",
         name="Acme HR",
-        values={"subdomain": "acme", "username": "api", "password": "pw"},
+        config={"subdomain": "acme", "username": "api"}, secrets={"password": "pw"},
     )
 
 
@@ -284,7 +284,7 @@ def test_the_person_page_lists_the_persons_mappings(staff, acme):
 
 
 def test_the_person_page_shows_what_finished_syncs_changed(staff, acme):
-    other = connection_create(kind="actionhrm", name="Other HR", values={"subdomain": "o", "username": "u", "password": "p"})
+    other = connection_create(kind="actionhrm", name="Other HR", config={"subdomain": "o", "username": "u"}, secrets={"password": "p"})
     person = PersonFactory(first_name="Ada", managed_by=acme)
     EmployeeMappingFactory(connection=acme, person=person, remote_id="R1")
     stranger = PersonFactory()

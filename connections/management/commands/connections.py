@@ -14,6 +14,7 @@ from connections.management.cli import (
     find_connection,
     format_table,
     parse_set_values,
+    settings_from_key_values,
     usage_error,
     validation_message,
     write_json,
@@ -65,7 +66,8 @@ class Command(OperatorCommand):
             # First, so an unknown kind is answered with the known ones (the
             # model's choices check would only say "not a valid choice").
             validate_kind(kind)
-            connection = connection_create(kind=kind, name=name, values=parse_set_values(values))
+            typed = settings_from_key_values(kind=kind, values=parse_set_values(values))
+            connection = connection_create(kind=kind, name=name, **typed.as_kwargs())
         except ValidationError as exc:
             raise usage_error(validation_message(exc)) from None
         self.stdout.write(str(connection.pk))
@@ -129,7 +131,8 @@ class Command(OperatorCommand):
         found = find_connection(connection)
         parsed = parse_set_values(values)
         try:
-            connection_update(connection=found, values=parsed)
+            typed = settings_from_key_values(kind=found.kind, values=parsed)
+            connection_update(connection=found, **typed.as_kwargs())
         except ValidationError as exc:
             raise usage_error(validation_message(exc)) from None
         # Name the keys only: a value may be a secret.

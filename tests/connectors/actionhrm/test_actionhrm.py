@@ -626,9 +626,10 @@ def test_no_piece_of_a_password_echoed_where_the_quote_is_cut_reaches_the_health
     from connections.models import Connection
 
     password = "Zq9-Echoed-unmistakable"
-    connection = services.connection_create(kind="actionhrm", name="ActionHRM", values={
-        "subdomain": "my-company", "username": USERNAME, "password": password,
-    })
+    connection = services.connection_create(kind="actionhrm", name="ActionHRM",
+        config={"subdomain": "my-company", "username": USERNAME},
+        secrets={"password": password},
+    )
     # The quote keeps 40 characters: "Login failed for the password Zq9-Echoed".
     page = f"<html><title>Login failed for the password {password}</title></html>"
     mocked.get(LOCATIONS, body=page, content_type="text/html")

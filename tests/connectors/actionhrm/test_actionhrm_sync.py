@@ -32,7 +32,7 @@ def connection():
     return services.connection_create(
         kind="actionhrm",
         name="Acme",
-        values={"subdomain": "acme", "username": "api", "password": "pw", "per_page": "2"},
+        config={"subdomain": "acme", "username": "api", "per_page": "2"}, secrets={"password": "pw"},
     )
 
 
@@ -74,7 +74,7 @@ def test_a_paged_roster_syncs_into_the_directory_with_statuses_and_depots(connec
 @responses.activate
 def test_a_record_missing_its_id_is_a_row_error_while_the_rest_sync():
     connection = services.connection_create(
-        kind="actionhrm", name="Acme", values={"subdomain": "acme", "username": "api", "password": "pw"}
+        kind="actionhrm", name="Acme", config={"subdomain": "acme", "username": "api"}, secrets={"password": "pw"}
     )
     responses.get(f"{BASE}/api/v1/locations", json=payload("locations.json"))
     responses.get(f"{BASE}/api/v1/employees", json=payload("employees_with_problems.json"))

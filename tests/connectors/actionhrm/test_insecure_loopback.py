@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.actionhrm.forms import normalise_base_url
+from connectors.actionhrm.settings import normalise_base_url
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8123", "http://localhost:8123/", "http://[::1]:8123"])

@@ -16,7 +16,7 @@ HEADER = "Staff No,First Name,Surname,Email,Status,Manager,Site\n"
 
 
 def create(uri: str, **values) -> object:
-    return services.connection_create(kind="csv_file", name="Staff file", values={"uri": uri, **values})
+    return services.connection_create(kind="csv_file", name="Staff file", config={"uri": uri, **values})
 
 
 def people() -> dict[str, Person]:

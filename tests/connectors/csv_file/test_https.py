@@ -94,8 +94,8 @@ def test_a_whole_sync_over_https(https):
     connection = services.connection_create(
         kind="csv_file",
         name="HTTPS roster",
-        values={"uri": https.url("/exports/staff.csv"), "username": https.username,
-                "password": https.password, "ca_bundle": https.ca_pem},
+        config={"uri": https.url("/exports/staff.csv"), "username": https.username, "ca_bundle": https.ca_pem},
+        secrets={"password": https.password},
     )
     run = run_sync(connection, scope="employees")
     assert run.status == "succeeded", run.error
@@ -120,10 +120,10 @@ def test_no_piece_of_a_password_the_server_echoes_in_its_reason_reaches_the_heal
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echoing)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        connection = services.connection_create(kind="csv_file", name="Echoing", values={
-            "uri": f"http://127.0.0.1:{server.server_address[1]}/staff.csv", "username": "csvuser",
-            "password": password,
-        })
+        connection = services.connection_create(kind="csv_file", name="Echoing",
+            config={"uri": f"http://127.0.0.1:{server.server_address[1]}/staff.csv", "username": "csvuser"},
+            secrets={"password": password},
+        )
         services.connection_check(connection=connection)
     finally:
         server.shutdown()

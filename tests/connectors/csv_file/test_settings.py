@@ -12,7 +12,8 @@ from django.core.management import call_command
 from connections import services
 from connections.models import Connection
 from connectors.csv_file.columns import suggest_columns
-from connectors.csv_file.forms import CsvFileConfigForm, parse_uri
+from connectors.csv_file.forms import CsvFileConfigForm
+from connectors.csv_file.settings import parse_uri
 from connectors.csv_file.ssh import (
     KeyProblem,
     load_private_key,
@@ -210,8 +211,7 @@ def test_connections_add_takes_every_setting_under_the_form_names(capsys):
 @pytest.mark.django_db
 def test_services_refuse_a_bad_setting_by_name():
     with pytest.raises(ValidationError, match="columns: "):
-        services.connection_create(kind="csv_file", name="x", values={
-            "uri": "https://files.example.com/staff.csv", "columns": '{"A": "nonsense"}'})
+        services.connection_create(kind="csv_file", name="x", config={"uri": "https://files.example.com/staff.csv", "columns": '{"A": "nonsense"}'})
 
 
 # -- suggestions --------------------------------------------------------------------------
@@ -305,3 +305,23 @@ def test_key_problems_never_quote_the_key():
         load_private_key(broken)
     body = "".join(text.splitlines()[1:-1])
     assert body[:20] not in str(caught.value)
+
+
+# -- typed settings ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_tab_delimiter_arrives_as_a_tab_in_the_connectors_settings(write_csv, monkeypatch):
+    uri = write_csv("Email\tStatus\nann@example.com\tActive\n")
+    created = services.connection_create(kind="csv_file", name="Tabbed", config={"uri": uri, "delimiter": "tab"})
+    normalised = []
+    monkeypatch.setattr(
+        "connectors.csv_file.settings.normalise_delimiter", lambda value: normalised.append(value) or "tab"
+    )
+    connector = services.connection_connector(connection=Connection.objects.get(pk=created.pk))
+
+    assert Connection.objects.get(pk=created.pk).config["delimiter"] == "tab"
+    assert connector.settings.delimiter == "\t"
+    assert [e.email for e in connector.fetch_employees()] == ["ann@example.com"]
+    assert [e.email for e in connector.fetch_employees()] == ["ann@example.com"]
+    assert normalised == ["tab"]  # once, when the settings were built; never again per read

@@ -256,13 +256,8 @@ def test_a_whole_sync_over_sftp_creates_people(sshd, roster):
     connection = services.connection_create(
         kind="csv_file",
         name="SFTP roster",
-        values={
-            "uri": roster,
-            "username": sshd.username,
-            "private_key": sshd.private_key("ed25519_passphrase"),
-            "passphrase": KEY_PASSPHRASE,
-            "host_key": sshd.host_key_line(),
-        },
+        config={"uri": roster, "username": sshd.username, "host_key": sshd.host_key_line()},
+        secrets={"private_key": sshd.private_key("ed25519_passphrase"), "passphrase": KEY_PASSPHRASE},
     )
     run = run_sync(connection)
 

@@ -407,7 +407,7 @@ def test_the_column_page_says_why_it_cannot_read_the_file(client, write_csv, tmp
 
 def test_saved_columns_the_file_no_longer_has_are_pointed_out(client, write_csv):
     uri = write_csv(ROSTER)
-    connection = services.connection_create(kind="csv_file", name="Staff file", values={
+    connection = services.connection_create(kind="csv_file", name="Staff file", config={
         "uri": uri, "columns": json.dumps({"Staff No": "employee_reference", "Payroll": "custom.payroll",
                                            "Status": "status"}),
     })
@@ -419,7 +419,7 @@ def test_settings_made_elsewhere_are_what_the_column_page_shows(client, write_cs
     # Set with the CLI: a status column that the header names would not suggest,
     # and a key column; the rest is still automatic.
     uri = write_csv("Staff No,First Name,Email,State,Status\n1,Ann,ann@example.com,Active,x\n")
-    connection = services.connection_create(kind="csv_file", name="Staff file", values={
+    connection = services.connection_create(kind="csv_file", name="Staff file", config={
         "uri": uri, "status_column": "State", "key_column": "Email",
     })
     page = client.get(columns_url(connection))
@@ -427,7 +427,7 @@ def test_settings_made_elsewhere_are_what_the_column_page_shows(client, write_cs
                               "State": "status", "Status": ""}
     assert page.context["form"]["key_column"].value() == ["Email"]
 
-    services.connection_update(connection=connection, values={"status_column": "", "all_active": "true"})
+    services.connection_update(connection=connection, config={"status_column": "", "all_active": "true"})
     page = client.get(columns_url(connection))
     assert selected(page)["Status"] == "" and selected(page)["State"] == ""
     assert page.context["form"]["status_source"].value() == "all_active"
@@ -435,7 +435,7 @@ def test_settings_made_elsewhere_are_what_the_column_page_shows(client, write_cs
 
 def test_connectors_without_column_mapping_have_no_column_page(client):
     connection = services.connection_create(
-        kind="actionhrm", name="Acme", values={"subdomain": "acme", "username": "u", "password": "p"}
+        kind="actionhrm", name="Acme", config={"subdomain": "acme", "username": "u"}, secrets={"password": "p"}
     )
     assert client.get(columns_url(connection)).status_code == 404
     overview = client.get(reverse("connections:overview", args=[connection.pk])).content.decode()
@@ -444,7 +444,7 @@ def test_connectors_without_column_mapping_have_no_column_page(client):
 
 def test_other_connectors_have_no_pin_this_key_and_nothing_is_saved(client):
     connection = services.connection_create(
-        kind="actionhrm", name="Acme", values={"subdomain": "acme", "username": "u", "password": "p"}
+        kind="actionhrm", name="Acme", config={"subdomain": "acme", "username": "u"}, secrets={"password": "p"}
     )
     pin_url = reverse("connections:csv_file:pin_host_key", args=[connection.pk])
 
@@ -483,9 +483,9 @@ def test_the_private_key_is_an_always_empty_textarea(client):
     assert body not in refused.content.decode()
     assert "Pw-Echo-9x" not in refused.content.decode()
 
-    connection = services.connection_create(kind="csv_file", name="Staff file", values={
-        "uri": "sftp://files.example.com/staff.csv", "username": "hrsync", "private_key": key,
-    })
+    connection = services.connection_create(kind="csv_file", name="Staff file", config={
+        "uri": "sftp://files.example.com/staff.csv", "username": "hrsync",
+    }, secrets={"private_key": key})
     settings_page = client.get(reverse("connections:settings", args=[connection.pk])).content.decode()
     textarea = re.search(r'<textarea name="config-private_key"[^>]*>(.*?)</textarea>', settings_page, re.S)
     assert textarea and textarea.group(1).strip() == ""
@@ -537,15 +537,14 @@ def silent_sftp(settings):
 
 
 def sftp_connection(server: SilentServer) -> Connection:
-    return services.connection_create(kind="csv_file", name="Staff file", values={
-        "uri": f"sftp://127.0.0.1:{server.port}/exports/staff.csv", "username": "hrsync", "password": "Pw-9x",
-        "host_key": PIN,
-    })
+    return services.connection_create(kind="csv_file", name="Staff file", config={
+        "uri": f"sftp://127.0.0.1:{server.port}/exports/staff.csv", "username": "hrsync", "host_key": PIN,
+    }, secrets={"password": "Pw-9x"})
 
 
 def test_the_column_page_stops_waiting_for_a_slow_file_server(client, slow_file):
     uri = f"{slow_file.url}/staff.csv"
-    connection = services.connection_create(kind="csv_file", name="Staff file", values={"uri": uri})
+    connection = services.connection_create(kind="csv_file", name="Staff file", config={"uri": uri})
 
     page, took = timed(lambda: client.get(columns_url(connection)))
 
@@ -559,7 +558,7 @@ def test_the_column_page_stops_waiting_for_a_slow_file_server(client, slow_file)
 
 def test_saving_the_mapping_stops_waiting_for_a_slow_file_server_and_changes_nothing(client, slow_file):
     uri = f"{slow_file.url}/staff.csv"
-    connection = services.connection_create(kind="csv_file", name="Staff file", values={"uri": uri})
+    connection = services.connection_create(kind="csv_file", name="Staff file", config={"uri": uri})
     before = Connection.objects.get(pk=connection.pk).config
 
     response, took = timed(lambda: client.post(columns_url(connection), {"key_column": "Staff No"}))

@@ -126,7 +126,7 @@ def test_test_connection_offers_the_key_and_a_wrong_password_offers_nothing(clie
     pin(client, connection, sshd.host_fingerprint("ed25519"))
 
     services.connection_update(connection=Connection.objects.get(pk=connection.pk),
-                               values={"password": "not-the-password"})
+                               secrets={"password": "not-the-password"})
     response = client.post(reverse("connections:test", args=[connection.pk]), follow=True)
 
     html = response.content.decode()
