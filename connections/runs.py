@@ -49,6 +49,12 @@ class TaskQueueUnreachable(Exception):
         )
 
 
+def _signed_in(user):
+    """The user to record as having asked or decided: None for the scheduler,
+    the command line or an anonymous request."""
+    return user if getattr(user, "is_authenticated", False) else None
+
+
 def sync_run_start(
     *,
     connection: Connection,
@@ -73,7 +79,7 @@ def sync_run_start(
                 scope=scope,
                 dry_run=dry_run,
                 trigger=trigger,
-                requested_by=user if getattr(user, "is_authenticated", False) else None,
+                requested_by=_signed_in(user),
                 applied_from=applied_from,
             )
     except IntegrityError as exc:
@@ -157,7 +163,7 @@ def sync_run_approve(*, run: SyncRun, user=None, enqueue: bool = True) -> SyncRu
                     runs=SyncRun.objects.filter(pk=run.pk),
                     expected=Status.BLOCKED,
                     status=Status.QUEUED,
-                    decided_by=user if getattr(user, "is_authenticated", False) else None,
+                    decided_by=_signed_in(user),
                     decided_at=timezone.now(),
                     error="",
                 )
@@ -178,7 +184,7 @@ def sync_run_reject(*, run: SyncRun, user=None) -> SyncRun:
         runs=SyncRun.objects.filter(pk=run.pk),
         expected=Status.BLOCKED,
         status=Status.CANCELLED,
-        decided_by=user if getattr(user, "is_authenticated", False) else None,
+        decided_by=_signed_in(user),
         decided_at=timezone.now(),
         error="Rejected by an admin: nothing was changed.",
         finished_at=timezone.now(),
