@@ -204,7 +204,66 @@ def task_import_export(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-TASKS = {"setup": task_setup, "sync": task_sync, "parse": task_parse, "copy": task_copy, "import-export": task_import_export}
+#: Each run page request is rendered this many times; the median is reported.
+PAGE_REPEATS = 5
+
+
+def task_pages(args: argparse.Namespace) -> dict[str, Any]:
+    """The server's render of the first import's run page — the largest
+    report there is, one change per person: its first page, a search, and a
+    late page of one action. Through Django's test client, so every
+    middleware, query and template of a real request is in the time."""
+    import statistics
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection as db
+    from django.test import Client
+    from django.test.utils import override_settings
+    from django.urls import reverse
+
+    from connections.models import Connection, SyncRun, SyncRunChange
+
+    connection = Connection.objects.get(name="Benchmark roster")
+    run = SyncRun.objects.filter(connection=connection, dry_run=False).defer("report").earliest("pk")
+    listed = SyncRunChange.objects.filter(run=run).count()
+    # A name from late in the report: the search reads the whole index either way.
+    search = SyncRunChange.objects.filter(run=run, seq=listed * 7 // 10).values_list("search", flat=True).first() or ""
+    query = " ".join(search.split()[:2])
+    user, _ = get_user_model().objects.get_or_create(username="bench-pages", defaults={"is_staff": True})
+    client = Client()
+    client.force_login(user)
+    url = reverse("connections:run", args=[connection.pk, run.pk])
+    requests = {
+        "first page": {},
+        f"search “{query}”": {"q": query},
+        f"action=create, page {max(listed // 50 - 10, 1):,}": {"action": "create", "page": max(listed // 50 - 10, 1)},
+    }
+    pages = []
+    # The probe runs in deployed mode (no DEBUG): the test client's host and plain HTTP are let in.
+    with override_settings(ALLOWED_HOSTS=["*"], SECURE_SSL_REDIRECT=False):
+        for label, params in requests.items():
+            times, counter = [], QueryCounter()
+            for _ in range(PAGE_REPEATS):
+                counter.by_phase.clear()
+                started = time.perf_counter()
+                with db.execute_wrapper(counter):
+                    response = client.get(url, params)
+                times.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200 or b'class="table changes-table' not in response.content:
+                    raise SystemExit(f"{url} {params} answered {response.status_code} without its changes")
+            pages.append({
+                "label": label,
+                "ms": statistics.median(times),
+                "slowest_ms": max(times),
+                "queries": sum(counter.by_phase.values()),
+            })
+    return {"listed": listed, "pages": pages, "seconds": 0.0, "peak_rss_mb": peak_rss_mb()}
+
+
+TASKS = {
+    "setup": task_setup, "sync": task_sync, "parse": task_parse, "copy": task_copy,
+    "import-export": task_import_export, "pages": task_pages,
+}
 
 
 def main(argv: list[str]) -> int:

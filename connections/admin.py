@@ -40,8 +40,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             except TaskQueueUnreachable as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                kind = "Dry run" if dry_run else "Sync"
-                self.message_user(request, f"{kind} #{run.pk} of {connection.name} queued.", messages.SUCCESS)
+                self.message_user(request, f"{run.title} of {connection.name} queued.", messages.SUCCESS)
 
     @admin.action(description="Sync all data now")
     def sync_all_now(self, request: HttpRequest, queryset: QuerySet[Connection]) -> None:
@@ -75,7 +74,7 @@ class SyncRunAdmin(admin.ModelAdmin):
             except TaskQueueUnreachable as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, f"Run #{run.pk} approved and queued.", messages.SUCCESS)
+                self.message_user(request, f"{run.title} approved and queued.", messages.SUCCESS)
 
     @admin.action(description="Reject blocked runs (change nothing)")
     def reject(self, request: HttpRequest, queryset: QuerySet[SyncRun]) -> None:
@@ -85,4 +84,4 @@ class SyncRunAdmin(admin.ModelAdmin):
             except SyncRunStateError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
             else:
-                self.message_user(request, f"Run #{run.pk} rejected.", messages.SUCCESS)
+                self.message_user(request, f"{run.title} rejected.", messages.SUCCESS)

@@ -8,7 +8,7 @@ nothing is lost by storing it opaque.
 
 ``json_compress`` makes the same bytes from JSON given as a stream of
 fragments, for a writer that should never hold the whole text at once (a
-run's report: ``SyncPlan.report_compressed``, saved with ``bulk.blob_save``).
+run's report and its chunks of changes: ``connections.reports``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from django.db import models
 
 #: zlib's fastest level: about 10× smaller for reports, at JSON-encoding speed.
 LEVEL = 1
+
+
+#: Compact JSON, as every stored report part is written.
+json_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def json_compress(fragments: Iterable[str]) -> bytes:
@@ -56,7 +60,9 @@ class CompressedJSONField(models.BinaryField):
     def get_prep_value(self, value: Any) -> Any:
         if value is None:
             return None
-        return zlib.compress(json.dumps(value, separators=(",", ":")).encode(), LEVEL)
+        if isinstance(value, bytes):
+            return value  # compressed already (json_compress), as a bulk writer passes it
+        return zlib.compress(json_encode(value).encode(), LEVEL)
 
     def get_db_prep_value(self, value: Any, connection, prepared: bool = False) -> Any:
         if not prepared:

@@ -9,6 +9,7 @@ services own every rule about what a connection may hold.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,13 +18,16 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from connections import services
 from connections.models import Connection, SyncRun
-from connectors.base import Connector
+from connectors.base import Connector, FormSection
 from connectors.registry import connector_class, enabled_kinds
 from hrsync.people.models import Person
 
 #: Prefix of the connector's own fields, so they never collide with ours.
 CONFIG_PREFIX = "config"
 SECRET_SAVED_HELP = "Saved — leave blank to keep."
+#: A secret typed into a form that is shown again: it is never sent back to the page.
+SECRET_RETYPE_HELP = "Type it again: hrsync never shows a password or key once it is sent."
+SECRET_RETYPE_SAVED_HELP = "Type the new one again to use it (hrsync never shows it once sent); blank keeps the saved one."
 
 
 class KindChoiceForm(forms.Form):
@@ -48,47 +52,109 @@ class SecretTextarea(forms.Textarea):
         return super().get_context(name, None, attrs)
 
 
+@dataclass(frozen=True, slots=True)
+class ShownSection:
+    """A ``FormSection`` with its bound fields, for the templates. ``legend``
+    is "" for a form without sections (one group of every field)."""
+
+    legend: str
+    help: str
+    fields: list[forms.BoundField]
+
+
+def shown_config_fields(cls: type[Connector]) -> list[str]:
+    """The connector's fields the pages show: those of its form's
+    ``sections``, or every field. The others are set on the connector's own
+    pages (a CSV file's columns) or by the command line, and the pages
+    neither show nor send them."""
+    sections: tuple[FormSection, ...] = getattr(cls.config_form, "sections", ())
+    if not sections:
+        return list(cls.config_form.base_fields)
+    return [name for section in sections for name in section.fields]
+
+
 def connector_config_form(
     cls: type[Connector],
     *,
     data: Any = None,
     connection: Connection | None = None,
+    secrets_typed: bool = False,
 ) -> forms.Form:
     """The connector's ``config_form``, prefixed, with every secret field as an
     empty password input (an empty textarea when the connector's widget is a
-    Textarea: a private key has lines).
+    Textarea: a private key has lines). ``form.shown_sections`` groups the
+    fields the page shows; ``form.unshown_errors`` are the errors of the
+    others (their stored values, filled in under the posted ones).
 
     Secrets are never rendered back: on the settings page a stored secret makes
     its field optional, and a blank value keeps it (the service does that).
+    ``secrets_typed``: the page is shown again after a post, so a secret the
+    admin typed is asked for again.
     """
     initial = {}
     if connection is not None:
         initial = {k: v for k, v in connection.config.items() if k not in cls.secret_fields}
+    shown = shown_config_fields(cls)
+    if data is not None:
+        data = _with_unshown_values(cls, data, shown=shown, initial=initial)
     form = cls.config_form(data=data, initial=initial, prefix=CONFIG_PREFIX)
     stored = set(connection.secrets) if connection is not None else set()
+    retype: list[str] = []
     for name in cls.secret_fields:
         field = form.fields.get(name)
         if field is None:
             continue
         if isinstance(field.widget, forms.Textarea):
             field.widget = SecretTextarea(attrs={
-                **field.widget.attrs, "autocomplete": "off", "spellcheck": "false",
+                **field.widget.attrs, "autocomplete": "off", "spellcheck": "false", "data-secret": "",
             })
         else:
-            field.widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+            field.widget = forms.PasswordInput(render_value=False, attrs={
+                **field.widget.attrs, "autocomplete": "new-password", "data-secret": "",
+            })
         if name in stored:
             field.required = False
             field.help_text = SECRET_SAVED_HELP
+        if secrets_typed and data is not None and data.get(f"{CONFIG_PREFIX}-{name}"):
+            field.help_text = SECRET_RETYPE_HELP if name not in stored else SECRET_RETYPE_SAVED_HELP
+            retype.append(f"“{str(field.label or name).split(' (')[0]}”")
+    form.secrets_to_retype = retype
+    sections = getattr(cls.config_form, "sections", ())
+    form.shown_sections = [
+        ShownSection(legend=section.legend, help=section.help, fields=[form[name] for name in section.fields])
+        for section in sections
+    ] or [ShownSection(legend="", help="", fields=list(form))]
+    form.unshown_errors = [
+        f"{form.fields[name].label or name}: {message}"
+        for name in form.fields if name not in shown and form.is_bound
+        for message in form.errors.get(name, [])
+    ]
     return form
+
+
+def _with_unshown_values(cls: type[Connector], data: Any, *, shown: list[str], initial: dict[str, Any]) -> Any:
+    """``data`` with the fields the page does not show set to their stored
+    (or default) values, so the form shown again judges what will be saved."""
+    unshown = [name for name in cls.config_form.base_fields if name not in shown]
+    if not unshown:
+        return data
+    data = data.copy()
+    for name in unshown:
+        field = cls.config_form.base_fields[name]
+        value = initial.get(name, field.initial)
+        data[f"{CONFIG_PREFIX}-{name}"] = "" if value is None else field.prepare_value(value)
+    return data
 
 
 def connector_form_values(cls: type[Connector], data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the admin typed into the connector's fields of a page, as
     (config, secrets) for ``connection_create`` / ``connection_update``: the
     service validates them with the connector's form, bound once, over the
-    stored settings (so this page does not bind it again to save)."""
+    stored settings (so this page does not bind it again to save). Fields
+    the page does not show are left out, so they keep their stored values."""
     config, secrets = {}, {}
-    for name, field in cls.config_form.base_fields.items():
+    for name in shown_config_fields(cls):
+        field = cls.config_form.base_fields[name]
         value = field.widget.value_from_datadict(data, {}, f"{CONFIG_PREFIX}-{name}")
         (secrets if name in cls.secret_fields else config)[name] = "" if value is None else value
     return config, secrets
@@ -252,7 +318,8 @@ def status_map_formset(connection: Connection, data: Any = None) -> BaseStatusMa
 
 class OptionToggleForm(forms.Form):
     option = forms.ChoiceField(choices=[("background_sync", "Background sync"),
-                                        ("credential_notifications", "Credential notifications")])
+                                        ("credential_notifications", "Credential notifications"),
+                                        ("enabled", "Enabled")])
     value = forms.TypedChoiceField(choices=[("true", "On"), ("false", "Off")], coerce={"true": True, "false": False}.get)
 
 

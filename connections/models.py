@@ -83,19 +83,28 @@ class SyncRun(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
+        #: Every record planned; the only problems were conflicts, waiting
+        #: on the Employees tab (no record was an error).
+        COMPLETED_WITH_CONFLICTS = "completed_with_conflicts", "Completed with conflicts"
         COMPLETED_WITH_ERRORS = "completed_with_errors", "Completed with errors"
         BLOCKED = "blocked", "Blocked by safeguard"
         FAILED = "failed", "Failed"
+        #: Ended without being applied: superseded by a later run, for one.
         CANCELLED = "cancelled", "Cancelled"
+        #: A blocked run an admin decided not to apply.
+        REJECTED = "rejected", "Rejected"
 
     #: A connection has at most one run in these states (a database constraint).
     ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    #: Runs that read their source and planned every record: applied, or a
+    #: dry run's full preview, whatever their records' problems.
+    COMPLETED_STATUSES = (Status.SUCCEEDED, Status.COMPLETED_WITH_CONFLICTS, Status.COMPLETED_WITH_ERRORS)
     FINISHED_STATUSES = (
-        Status.SUCCEEDED,
-        Status.COMPLETED_WITH_ERRORS,
+        *COMPLETED_STATUSES,
         Status.BLOCKED,
         Status.FAILED,
         Status.CANCELLED,
+        Status.REJECTED,
     )
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
@@ -118,7 +127,8 @@ class SyncRun(models.Model):
     counts = models.JSONField(default=dict, blank=True)
     report = CompressedJSONField(
         blank=True,
-        help_text="The plan: the changes with their field diffs, and fingerprints.",
+        help_text="The plan's head: fingerprints, streams, notes, locations. Its listed "
+        "changes are SyncRunChangeChunk and SyncRunChange rows (connections.reports).",
     )
     #: Digests of what the plan was made from (also in the report, which is
     #: large): applying a dry run compares them without reading its report.
@@ -151,13 +161,76 @@ class SyncRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        kind = "dry run" if self.dry_run else "sync"
-        return f"{self.connection} {kind} #{self.pk} ({self.get_status_display()})"
+        return f"{self.connection} {self.title} ({self.get_status_display()})"
 
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def title(self) -> str:
+        """The run's one name, on every page, message and command line:
+        "Dry run #3", "Sync #4". Its scope, where a page shows it, is
+        ``get_scope_display`` beside it."""
+        return f"{'Dry run' if self.dry_run else 'Sync'} #{self.pk}"
+
+    @property
     def changes(self) -> list[dict]:
-        return list(self.report.get("changes", []))
+        """Every listed change of the report, read whole: for a script or a
+        test. Pages read theirs through ``connections.reports``."""
+        from connections.reports import sync_run_report_changes  # it imports this module
+
+        return list(sync_run_report_changes(run_id=self.pk))
+
+
+class SyncRunChangeChunk(models.Model):
+    """Consecutive listed changes of a run's report (``connections.reports``),
+    compressed together: a page of the report decompresses a chunk or two,
+    never the whole report."""
+
+    #: No index of its own: the (run, number) constraint's serves.
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="change_chunks", db_index=False)
+    number = models.PositiveIntegerField()
+    changes = CompressedJSONField(help_text="Change dicts, in report order.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="one_chunk_number_per_run")]
+
+    def __repr__(self) -> str:
+        return f"<SyncRunChangeChunk run={self.run_id} #{self.number}>"
+
+
+class SyncRunChange(models.Model):
+    """One listed change of a run's report, as narrow as a search, a filter
+    and a page need; the change itself is in chunk ``chunk`` of the run."""
+
+    #: No index of its own (those below lead with the run) and no database
+    #: constraint: checking one per row at commit cost a 100,000-person first
+    #: import a second. Only ``connections.reports`` writes these rows, for the run it saves.
+    run = models.ForeignKey(
+        SyncRun, on_delete=models.CASCADE, related_name="change_index", db_index=False, db_constraint=False
+    )
+    seq = models.PositiveIntegerField(help_text="The change's place in the report, from 0.")
+    action = models.CharField(max_length=20)
+    action_seq = models.PositiveIntegerField(help_text="The change's place among those of its action, from 0.")
+    has_warnings = models.BooleanField(default=False)
+    #: Not a foreign key: a report outlives the people it names.
+    person_id = models.BigIntegerField(null=True, blank=True)
+    chunk = models.PositiveIntegerField()
+    #: Lower-cased name, email and record id, for the report's search box.
+    search = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # A page is a range of one of these, whatever page it is: no OFFSET
+            # walking 100,000 rows to reach the last one.
+            models.Index(fields=["run", "seq"], name="syncrunchange_run_seq"),
+            models.Index(fields=["run", "action", "action_seq"], name="syncrunchange_run_action_seq"),
+            models.Index(
+                fields=["run", "seq"], condition=Q(has_warnings=True), name="syncrunchange_run_warned"
+            ),
+            models.Index(fields=["person_id"], name="syncrunchange_person"),
+        ]
+
+    def __repr__(self) -> str:
+        return f"<SyncRunChange run={self.run_id} seq={self.seq} {self.action}>"

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
-from django.utils.text import capfirst
-
 from connections.models import Connection
 from connectors.base import Check
 from connectors.registry import connector_class
-from hrsync.people.models import Person
+from hrsync.people.labels import field_label
 
 #: Labels of the preview's columns that are not person fields.
 _COLUMN_LABELS = {
@@ -32,18 +29,10 @@ def check_preview_rows(*, connection: Connection, check: Check) -> list[dict[str
     return list(check.sample)
 
 
-def person_field_label(name: str) -> str:
-    """"first_name" → "First name": the label the person pages use."""
-    try:
-        return capfirst(Person._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:
-        return capfirst(name.replace("_", " "))
-
-
 def check_preview_label(name: str) -> str:
     if name.startswith("custom."):
         return f"{name.removeprefix('custom.')} (custom field)"
-    return _COLUMN_LABELS.get(name) or person_field_label(name)
+    return _COLUMN_LABELS.get(name) or field_label(name)
 
 
 def check_preview_table(*, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -23,6 +23,9 @@ from connections.models import Connection, SyncRun
 logger = logging.getLogger(__name__)
 
 Status = SyncRun.Status
+#: An application of a dry run that ended in one of these applied nothing,
+#: so the dry run can be applied again.
+APPLIED_NOTHING_STATUSES = (Status.FAILED, Status.CANCELLED, Status.REJECTED)
 
 
 class SyncAlreadyRunning(Exception):
@@ -135,11 +138,11 @@ def _enqueue(run: SyncRun, *, if_unreachable: Mapping[str, Any] | None = None) -
 def sync_run_apply_dry_run(
     *, dry_run: SyncRun, user=None, trigger: str = SyncRun.Trigger.MANUAL, enqueue: bool = True
 ) -> SyncRun:
-    if not dry_run.dry_run or dry_run.status not in (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS):
-        raise SyncRunStateError(f"Run #{dry_run.pk} is not a finished dry run, so it cannot be applied.")
-    earlier = dry_run.applications.exclude(status__in=(Status.FAILED, Status.CANCELLED)).first()
+    if not dry_run.dry_run or dry_run.status not in SyncRun.COMPLETED_STATUSES:
+        raise SyncRunStateError(f"{dry_run.title} is not a finished dry run, so it cannot be applied.")
+    earlier = dry_run.applications.exclude(status__in=APPLIED_NOTHING_STATUSES).first()
     if earlier is not None:
-        raise SyncRunStateError(f"Dry run #{dry_run.pk} was applied already, by run #{earlier.pk}.")
+        raise SyncRunStateError(f"{dry_run.title} was applied already, by {earlier.title}.")
     return sync_run_start(
         connection=dry_run.connection,
         scope=dry_run.scope,
@@ -156,7 +159,7 @@ def sync_run_approve(*, run: SyncRun, user=None, enqueue: bool = True) -> SyncRu
     with transaction.atomic():
         locked = SyncRun.objects.select_for_update().get(pk=run.pk)
         if locked.status != Status.BLOCKED:
-            raise SyncRunStateError(f"Run #{run.pk} is {locked.get_status_display().lower()}, not blocked.")
+            raise SyncRunStateError(f"{locked.title} is {locked.get_status_display().lower()}, not blocked.")
         try:
             with transaction.atomic():
                 sync_runs_transition(
@@ -183,14 +186,14 @@ def sync_run_reject(*, run: SyncRun, user=None) -> SyncRun:
     updated = sync_runs_transition(
         runs=SyncRun.objects.filter(pk=run.pk),
         expected=Status.BLOCKED,
-        status=Status.CANCELLED,
+        status=Status.REJECTED,
         decided_by=_signed_in(user),
         decided_at=timezone.now(),
         error="Rejected by an admin: nothing was changed.",
         finished_at=timezone.now(),
     )
     if not updated:
-        raise SyncRunStateError(f"Run #{run.pk} is not blocked, so there is nothing to reject.")
+        raise SyncRunStateError(f"{run.title} is not blocked, so there is nothing to reject.")
     run.refresh_from_db()
     return run
 

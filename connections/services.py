@@ -45,6 +45,21 @@ def connection_connector(*, connection: Connection) -> Connector:
     return cls(config=connection.config, secrets=connection.secrets, field_map=connection.field_map)
 
 
+def connection_custom_field_labels(*, connection: Connection | None) -> dict[str, str]:
+    """The names ``connection`` gives its custom fields (a CSV file's column
+    headers), for ``hrsync.people.labels.field_label``. Empty when its
+    connector cannot be built (its integration was removed, its settings no
+    longer load): a page that names fields must still open, and the keys
+    still read as words."""
+    if connection is None:
+        return {}
+    try:
+        return dict(connection_connector(connection=connection).custom_field_labels())
+    except Exception:  # noqa: BLE001 - any connector's failure; the labels are a nicety
+        logger.warning("Could not read the custom field names of connection %s", connection.pk, exc_info=True)
+        return {}
+
+
 def _quoted(value: str) -> str:
     """A value the admin typed, short enough to repeat in a message."""
     return Truncator(str(value)).chars(40)
@@ -224,15 +239,44 @@ def connection_create(
 ) -> Connection:
     """A new connection, saved. Its status map starts as the connector's
     defaults; the arguments are those of ``connection_update``."""
+    connection = _connection_new(
+        kind=kind, name=name, options=options, config=config, secrets=secrets,
+        status_map=status_map, field_map=field_map,
+    )
+    connection.save()
+    return connection
+
+
+def connection_create_tested(
+    *,
+    kind: str,
+    name: str,
+    config: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    save_failing: bool,
+) -> tuple[Connection | None, Check]:
+    """"Save and test" of a new connection: test the settings first, and save
+    the connection only when the test passes, or ``save_failing`` ("Save
+    anyway"). Returns (the saved connection or None, the check). A refused
+    first try leaves nothing behind: no row for a connection that never worked.
+    Raises ValidationError like ``connection_create``."""
+    connection = _connection_new(kind=kind, name=name, config=config, secrets=secrets)
+    check = _connection_try(connection=connection)
+    if not (check.ok or save_failing):
+        return None, check
+    connection.save()
+    connection_record_health(connection=connection, ok=check.ok, message=check.message)
+    return connection, check
+
+
+def _connection_new(*, kind: str, name: str, **values: Any) -> Connection:
     validate_kind(kind)
     connection = Connection(kind=kind, name=name.strip())
     connection.full_clean(exclude=["secrets", "config"])
     connection.status_map = dict(connector_class(kind).default_status_map)
-    _connection_apply(
-        connection=connection, options=options, config=config, secrets=secrets,
-        status_map=status_map, field_map=field_map, validate_settings=True,
-    )
-    connection.save()
+    _connection_apply(connection=connection, validate_settings=True, **{
+        key: values.get(key) for key in ("options", "config", "secrets", "status_map", "field_map")
+    })
     return connection
 
 
@@ -260,10 +304,46 @@ def connection_update(
         connection=connection, options=options, config=config, secrets=secrets,
         status_map=status_map, field_map=field_map, validate_settings=False,
     )
+    _connection_save(connection=connection)
+    return connection
+
+
+def connection_update_tested(
+    *,
+    connection: Connection,
+    options: Mapping[str, Any],
+    config: Mapping[str, Any],
+    secrets: Mapping[str, Any],
+    status_map: Mapping[str, str],
+    save_failing: bool,
+) -> tuple[bool, Check]:
+    """"Save and test" on the Settings tab. When the connector's settings
+    change, they are tested before they are saved, and a failing test saves
+    nothing unless ``save_failing`` ("Save anyway"): working settings are not
+    replaced by broken ones by accident. Other changes (the schedule, the
+    status map) are saved, then tested. Returns (saved, the check); when not
+    saved the instance holds the refused values: reload it. Raises
+    ValidationError like ``connection_update``."""
+    stored = (dict(connection.config), dict(connection.secrets))
+    _connection_apply(
+        connection=connection, options=options, config=config, secrets=secrets,
+        status_map=status_map, field_map=None, validate_settings=False,
+    )
+    if (connection.config, connection.secrets) == stored:
+        _connection_save(connection=connection)
+        return True, connection_check(connection=connection)
+    check = _connection_try(connection=connection)
+    if not (check.ok or save_failing):
+        return False, check
+    _connection_save(connection=connection)
+    connection_record_health(connection=connection, ok=check.ok, message=check.message)
+    return True, check
+
+
+def _connection_save(*, connection: Connection) -> None:
     if connection.background_sync and connection.next_sync_at is None:
         connection.next_sync_at = timezone.now()
     connection.save()
-    return connection
 
 
 def connection_record_health(*, connection: Connection, ok: bool, message: str) -> None:
@@ -278,15 +358,20 @@ def connection_record_health(*, connection: Connection, ok: bool, message: str) 
 
 def connection_check(*, connection: Connection) -> Check:
     """"Test connection": ask the connector, record the health on the row."""
-    try:
-        check = connection_connector(connection=connection).check()
-    except ConnectorError as exc:
-        check = Check(ok=False, message=exc.message)
-    except Exception:
-        logger.exception("Connection check crashed for connection %s", connection.pk)
-        check = Check(ok=False, message="The check failed unexpectedly; see the server log.")
+    check = _connection_try(connection=connection)
     connection_record_health(connection=connection, ok=check.ok, message=check.message)
     return check
+
+
+def _connection_try(*, connection: Connection) -> Check:
+    """Ask the connector with the settings on the instance, saved or not; records nothing."""
+    try:
+        return connection_connector(connection=connection).check()
+    except ConnectorError as exc:
+        return Check(ok=False, message=exc.message)
+    except Exception:
+        logger.exception("Connection check crashed for connection %s", connection.pk)
+        return Check(ok=False, message="The check failed unexpectedly; see the server log.")
 
 
 def connection_find(*, id_or_name: str) -> Connection:

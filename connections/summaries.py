@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from connections.models import SyncRun
+from connections.reports import sync_run_report_changes
 
 #: The counts every summary carries, zero when the run did not record them.
 SUMMARY_COUNT_KEYS = (
@@ -23,6 +24,7 @@ SUMMARY_COUNT_KEYS = (
     "conflicts",
     "errors",
     "warnings",
+    "skipped",
 )
 
 
@@ -73,7 +75,7 @@ def sync_run_changes(*, run: SyncRun) -> list[dict[str, Any]]:
             "warnings": list(change.get("warnings") or []),
             "position": change.get("position", ""),
         }
-        for change in (run.report or {}).get("changes", [])
+        for change in sync_run_report_changes(run_id=run.pk)
     ]
 
 
@@ -92,21 +94,23 @@ def sync_run_location_changes(*, run: SyncRun) -> list[dict[str, Any]]:
 
 
 def sync_run_detail(*, run: SyncRun) -> dict[str, Any]:
-    """The summary plus the report: ``changes``, ``locations`` and ``notes``."""
+    """The summary plus the report: ``changes``, ``locations``, ``notes`` and
+    ``streams`` (per stream the run read: ``{"records", "full_snapshot",
+    "counts"}``)."""
     return {
         **sync_run_summary(run=run),
         "changes": sync_run_changes(run=run),
         "locations": sync_run_location_changes(run=run),
         "notes": list((run.report or {}).get("notes", [])),
+        "streams": dict((run.report or {}).get("streams", {})),
     }
 
 
 def sync_run_summary_lines(*, run: SyncRun) -> list[str]:
     """A few human lines: what ran, how it ended, the counts, the error."""
     summary = sync_run_summary(run=run)
-    kind = "Dry run" if run.dry_run else "Sync"
     lines = [
-        f"{kind} #{run.pk} of {summary['connection']} ({run.scope}, {run.get_trigger_display().lower()}): "
+        f"{run.title} of {summary['connection']} ({run.scope}, {run.get_trigger_display().lower()}): "
         f"{run.get_status_display()}"
     ]
     counts = summary["counts"]

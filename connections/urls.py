@@ -29,6 +29,11 @@ urlpatterns = [
         mapping_views.EmployeeMappingActionView.as_view(),
         name="employee_action",
     ),
+    path(
+        "<int:pk>/employees/conflicts/resolve/",
+        mapping_views.ConflictGroupResolveView.as_view(),
+        name="conflict_resolve",
+    ),
     path("<int:pk>/depots/", mapping_views.DepotMappingView.as_view(), name="depots"),
     # Each connector's own pages: /connections/<pk>/<kind>/…, named connections:<kind>:…
     *connector_urlpatterns(),

@@ -200,12 +200,28 @@ class ConnectorPage:
 
     ``url_name`` is the page's name in the connector's ``urls.py``.
     ``settings_help`` is the sentence the Settings tab shows about it, with
-    ``{link}`` where the link to the page goes.
+    ``{link}`` where the link to the page goes. ``next_step``: a new
+    connection whose first test passed is taken to this page (a CSV file's
+    Column mapping), not to its Overview.
     """
 
     label: str
     url_name: str
     settings_help: str = ""
+    next_step: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FormSection:
+    """A group of a ``config_form``'s fields, shown as a fieldset with this
+    ``legend`` (and ``help``, a sentence under it). A field whose widget has
+    ``data-schemes="sftp https"`` is shown only while the address (the input
+    marked ``data-scheme-source``) starts with one of those schemes;
+    without JavaScript every field shows, and ``help`` says which apply."""
+
+    legend: str
+    fields: tuple[str, ...]
+    help: str = ""
 
 
 #: The status words most HR systems use, each to the person status of the
@@ -254,6 +270,12 @@ class Connector:
 
     kind: ClassVar[str]
     label: ClassVar[str]
+    #: One true sentence on what the integration reads and from where, for
+    #: the "New connection" cards ("Reads a CSV file of employees from …").
+    description: ClassVar[str] = ""
+    #: The settings form. It may group its fields with ``sections`` (a
+    #: tuple of ``FormSection``): the pages then show those fields only, in
+    #: those groups, and leave the others to the connector's own pages.
     config_form: ClassVar[type[forms.Form]]
     #: The typed settings the connector reads (``self.settings``).
     settings_class: ClassVar[type[ConnectorSettings]] = ConnectorSettings
@@ -263,6 +285,11 @@ class Connector:
     #: "employees", and "locations" when it lists them. Abilities that are not
     #: read by a run (uploads, webhooks, pushes) are mixins below, not streams.
     streams: ClassVar[frozenset[str]] = frozenset({"employees"})
+    #: How records can arrive without a run reading them (DESIGN §1,
+    #: inbound): "upload" (a file posted to hrsync), "webhook" (the HR
+    #: system posts its changes). The runs they start carry that trigger;
+    #: the Runs tab offers only the triggers a connection can produce.
+    inbound: ClassVar[frozenset[str]] = frozenset()
     #: Vendor status (as spelled by the vendor) → Person.Status value.
     default_status_map: ClassVar[dict[str, str]] = {}
     #: Person fields this connector fills, and therefore owns on the Person
@@ -368,6 +395,12 @@ class Connector:
         """A short, secret-free description of where this connector points,
         for the health bar ("acme.actionhrm.com")."""
         return self.label
+
+    def custom_field_labels(self) -> dict[str, str]:
+        """Custom field key → the name this connection gives it, for reports
+        and person pages (``hrsync.people.labels.field_label``); a key not
+        listed is labelled from the key itself."""
+        return {}
 
 
 # -- optional abilities ---------------------------------------------------------

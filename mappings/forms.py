@@ -104,3 +104,33 @@ class DepotMappingsForm(forms.Form):
             for mapping, _depot, new in self.rows
             if self.cleaned_data.get(new, "").strip()
         }
+
+
+class ConflictGroupResolveForm(forms.Form):
+    """One group of colliding records settled at once: which record to keep,
+    and what happens to the others. ``members`` are the ids the page showed,
+    so a group that changed meanwhile is refused rather than half-settled."""
+
+    OTHERS = (
+        ("ignore", "Ignore the other records"),
+        ("create", "Create a new person from each of the other records"),
+    )
+
+    members = forms.CharField(widget=forms.HiddenInput)
+    keep = forms.CharField(required=False)
+    others = forms.ChoiceField(choices=OTHERS, initial="ignore")
+    confirm = forms.BooleanField(required=False)
+
+    def clean_members(self) -> list[int]:
+        raw = [part.strip() for part in self.cleaned_data["members"].split(",") if part.strip()]
+        if not raw or not all(part.isdigit() for part in raw):
+            raise forms.ValidationError("These records are no longer shown. Look at them again below.")
+        return [int(part) for part in raw]
+
+    def clean_keep(self) -> int | None:
+        raw = self.cleaned_data.get("keep", "").strip()
+        if not raw:
+            return None
+        if not raw.isdigit():
+            raise forms.ValidationError("Choose one of the records of this group to keep.")
+        return int(raw)

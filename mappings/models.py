@@ -10,6 +10,9 @@ class EmployeeMapping(models.Model):
         LINKED = "linked", "Linked"
         IGNORED = "ignored", "Ignored"
         CONFLICT = "conflict", "Conflict"
+        #: Linked to nobody and claiming nobody else's person: the next sync
+        #: links it by email or creates a person (an admin may do it first).
+        UNMATCHED = "unmatched", "Unmatched"
 
     connection = models.ForeignKey(
         "connections.Connection", on_delete=models.CASCADE, related_name="employee_mappings"
@@ -27,6 +30,12 @@ class EmployeeMapping(models.Model):
     remote_email = models.CharField(max_length=254, blank=True)
     remote_status = models.CharField(max_length=100, blank=True)
     message = models.TextField(blank=True, help_text="Why the record is in conflict.")
+    #: While in conflict: the record's fields as the source last sent them
+    #: (field key → value, keyed as the run report's fields), so the
+    #: Employees tab can compare it with the records and the person it
+    #: collides with. One dict per source record with this id: more than one
+    #: only when the source repeats the id. Empty once the conflict is over.
+    remote_records = models.JSONField(default=list, blank=True)
     #: The run that found this record gone from the source; empty while the
     #: source has it. Written only when that changes, so a sync of 100,000
     #: people that are all still there writes no mapping at all.
@@ -66,6 +75,9 @@ class DepotMapping(models.Model):
     depot = models.ForeignKey(
         "people.Depot", null=True, blank=True, on_delete=models.SET_NULL, related_name="mappings"
     )
+    #: The sync mapped this location to the depot with the same name (no
+    #: admin chose it); cleared when an admin picks a depot on the Depots tab.
+    matched_by_name = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 

@@ -5,10 +5,12 @@ Keyword-only, typed functions named ``<noun>_<verb>`` (DESIGN §8).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
 from connections.models import Connection
@@ -39,18 +41,126 @@ def depot_map(*, connection: Connection, remote_location_id: str, depot_name: st
         mapping, _created = DepotMapping.objects.update_or_create(
             connection=connection,
             remote_location_id=remote_location_id,
-            defaults={"depot": depot},
+            defaults={"depot": depot, "matched_by_name": False},
         )
     return mapping
 
 
 # -- employee mappings (the Employees tab) ---------------------------------------
 
-#: The message an unlinked (or un-ignored) record carries until the next sync.
+#: The message an unmatched record without an email carries until the next sync.
 NOT_LINKED_MESSAGE = (
     "Not linked to anybody: the next sync links this record to the person with its email, "
     "or creates a new person."
 )
+#: The states of a record that claims its email (an ignored record does not).
+_CLAIMING = (EmployeeMapping.State.LINKED, EmployeeMapping.State.CONFLICT, EmployeeMapping.State.UNMATCHED)
+
+
+def email_key(email: str) -> str:
+    """An email as records and people are matched by it: trimmed, lower-cased."""
+    return (email or "").strip().lower()
+
+
+def conflict_messages_refresh(*, connection_id: int, emails: Iterable[str]) -> int:
+    """Say again why each waiting record with one of ``emails`` waits, now
+    that an admin settled a record it collided with.
+
+    The rules are the planner's (``connections.sync.planner``), read from the
+    mappings instead of the source: two or more records of the connection
+    that are not ignored and share an email are a conflict; a record whose
+    email belongs to a person linked to another record, or managed by
+    another connection, is a conflict; any other record is unmatched, and
+    its message says what the next sync will do with it. Such a record is
+    not linked here even when that is safe: the admin acted on another
+    record, and the next sync (or its dry run) shows the link before it
+    updates the person. A record the source sends more than once under one
+    id keeps its conflict: only the source can settle that. Runs in the
+    caller's transaction, in a fixed number of queries. Returns how many
+    records changed.
+    """
+    from connections.sync.planner import status_key
+
+    keys = {key for email in emails if (key := email_key(email))}
+    if not keys:
+        return 0
+    State = EmployeeMapping.State
+    claiming = list(
+        EmployeeMapping.objects.filter(connection_id=connection_id, state__in=_CLAIMING)
+        .annotate(email_key=Lower(Trim("remote_email")))
+        .filter(email_key__in=keys)
+        .order_by("pk")
+    )
+    people = {
+        person.email_key: person
+        for person in Person.objects.annotate(email_key=Lower(Trim("email")))
+        .filter(email_key__in=keys)
+        .select_related("managed_by")
+    }
+    links = dict(
+        EmployeeMapping.objects.filter(person__in=[p.pk for p in people.values()], state=State.LINKED)
+        .values_list("person_id", "id")
+    )
+    connection = Connection.objects.only("status_map").get(pk=connection_id)
+    leaving = {status_key(k) for k, v in connection.status_map.items() if v in Person.GONE_STATUSES}
+    by_key: dict[str, list[EmployeeMapping]] = {}
+    for mapping in claiming:
+        by_key.setdefault(mapping.email_key, []).append(mapping)
+    now = timezone.now()
+    changed = []
+    for key, mappings in by_key.items():
+        person = people.get(key)
+        for mapping in mappings:
+            if mapping.state == State.LINKED or len(mapping.remote_records) > 1:
+                continue
+            state, message = _waiting_state(
+                mapping=mapping,
+                claimants=len(mappings),
+                person=person,
+                linked_mapping_id=links.get(person.pk) if person else None,
+                connection_id=connection_id,
+                leaver=status_key(mapping.remote_status) in leaving,
+            )
+            if (state, message) != (mapping.state, mapping.message):
+                mapping.state, mapping.message, mapping.updated_at = state, message, now
+                changed.append(mapping)
+    EmployeeMapping.objects.bulk_update(changed, ["state", "message", "updated_at"])
+    return len(changed)
+
+
+def _waiting_state(
+    *,
+    mapping: EmployeeMapping,
+    claimants: int,
+    person: Person | None,
+    linked_mapping_id: int | None,
+    connection_id: int,
+    leaver: bool,
+) -> tuple[str, str]:
+    """(state, message) of a record that is not linked and not ignored."""
+    State = EmployeeMapping.State
+    if claimants > 1:
+        return State.CONFLICT, f"{claimants} records in the source share the email {email_key(mapping.remote_email)}."
+    if person is not None:
+        if linked_mapping_id not in (None, mapping.pk):
+            return State.CONFLICT, f"{person} has this email but is already linked to another record."
+        if person.managed_by_id not in (None, connection_id):
+            return State.CONFLICT, (
+                f"{person} has this email but is managed by the connection {person.managed_by.name}."
+            )
+        return State.UNMATCHED, (
+            f"Ready to link: the next sync links this record to {person}, who has its email. "
+            "Link it now to do it yourself."
+        )
+    if leaver:
+        return State.UNMATCHED, (
+            f"Not linked: the source says they have left ({mapping.remote_status}), "
+            "so the next sync does not create them."
+        )
+    return State.UNMATCHED, (
+        "Ready to create: nobody has this email, so the next sync creates a new person from this record. "
+        "Link it to somebody now if they are in the directory already."
+    )
 
 
 def _locked_mapping(mapping: EmployeeMapping) -> EmployeeMapping:
@@ -94,12 +204,13 @@ def mapping_link(*, mapping: EmployeeMapping, person: Person) -> EmployeeMapping
         other = (
             EmployeeMapping.objects.filter(connection_id=mapping.connection_id, person=locked_person)
             .exclude(pk=mapping.pk)
-            .only("remote_id")
+            .only("remote_id", "remote_name")
             .first()
         )
         if other is not None:
             raise ValidationError(
-                f"{locked_person} is already linked to record {other.remote_id} of this connection. "
+                f"{locked_person} is already linked to another record of this connection "
+                f"({other.remote_name or other.remote_id}). "
                 "A person can be linked to one record only: unlink that record first."
             )
         elsewhere = (
@@ -121,7 +232,8 @@ def mapping_link(*, mapping: EmployeeMapping, person: Person) -> EmployeeMapping
         mapping.person = locked_person
         mapping.state = EmployeeMapping.State.LINKED
         mapping.message = ""
-        mapping.save(update_fields=["person", "state", "message", "updated_at"])
+        mapping.remote_records = []
+        mapping.save(update_fields=["person", "state", "message", "remote_records", "updated_at"])
         if locked_person.managed_by_id != mapping.connection_id:
             locked_person.managed_by_id = mapping.connection_id
             locked_person.save(update_fields=["managed_by", "updated_at"])
@@ -129,16 +241,20 @@ def mapping_link(*, mapping: EmployeeMapping, person: Person) -> EmployeeMapping
             _release_person(
                 person_id=previous_id, connection_id=mapping.connection_id, keep_mapping_id=mapping.pk
             )
+        conflict_messages_refresh(
+            connection_id=mapping.connection_id, emails=[mapping.remote_email, locked_person.email]
+        )
     return mapping
 
 
 def mapping_unlink(*, mapping: EmployeeMapping) -> EmployeeMapping:
     """Detach a record from its person.
 
-    The record becomes ``person=None, state=conflict`` with
-    ``NOT_LINKED_MESSAGE``: it waits in the Employees tab, and the next sync
-    treats it like a record seen for the first time (link by email, else
-    create) and writes the outcome to the mapping. ``state=linked`` with no
+    The record becomes ``person=None, state=unmatched``, with a message that
+    says what the next sync does (``conflict_messages_refresh``; the records
+    sharing its email are told again too): it waits in the Employees tab,
+    and the next sync treats it like a record seen for the first time (link
+    by email, else create) and writes the outcome to the mapping. ``state=linked`` with no
     person is deliberately not used: the planner only rewrites a linked
     mapping when its remote snapshot changes, so such a link would never be
     saved. The person is released (``managed_by`` cleared) and is no longer
@@ -149,10 +265,12 @@ def mapping_unlink(*, mapping: EmployeeMapping) -> EmployeeMapping:
         mapping = _locked_mapping(mapping)
         previous_id = mapping.person_id
         mapping.person = None
-        mapping.state = EmployeeMapping.State.CONFLICT
+        mapping.state = EmployeeMapping.State.UNMATCHED
         mapping.message = NOT_LINKED_MESSAGE
         mapping.save(update_fields=["person", "state", "message", "updated_at"])
         _release_person(person_id=previous_id, connection_id=mapping.connection_id, keep_mapping_id=mapping.pk)
+        conflict_messages_refresh(connection_id=mapping.connection_id, emails=[mapping.remote_email])
+        mapping.refresh_from_db(fields=["state", "message"])
     return mapping
 
 
@@ -161,9 +279,10 @@ def mapping_ignore(*, mapping: EmployeeMapping, ignored: bool) -> EmployeeMappin
 
     Ignoring releases the person the record held (``person=None``, their
     ``managed_by`` cleared): an ignored record neither updates nor
-    deactivates anybody. Un-ignoring puts the record in the unlinked state of
-    ``mapping_unlink``, so the next sync matches it again by email or creates
-    a person.
+    deactivates anybody, and its email no longer counts against the records
+    that share it, whose messages are recomputed at once. Un-ignoring puts
+    the record in the unmatched state of ``mapping_unlink``, so the next
+    sync matches it again by email or creates a person.
     """
     with transaction.atomic():
         mapping = _locked_mapping(mapping)
@@ -172,13 +291,15 @@ def mapping_ignore(*, mapping: EmployeeMapping, ignored: bool) -> EmployeeMappin
         if ignored:
             mapping.state, mapping.message = EmployeeMapping.State.IGNORED, ""
         else:
-            mapping.state, mapping.message = EmployeeMapping.State.CONFLICT, NOT_LINKED_MESSAGE
+            mapping.state, mapping.message = EmployeeMapping.State.UNMATCHED, NOT_LINKED_MESSAGE
         mapping.save(update_fields=["person", "state", "message", "updated_at"])
         _release_person(person_id=previous_id, connection_id=mapping.connection_id, keep_mapping_id=mapping.pk)
+        conflict_messages_refresh(connection_id=mapping.connection_id, emails=[mapping.remote_email])
+        mapping.refresh_from_db(fields=["state", "message"])
     return mapping
 
 
-def mapping_create_person(*, mapping: EmployeeMapping) -> Person:
+def mapping_create_person(*, mapping: EmployeeMapping, without_email: bool = False) -> Person:
     """Create a person from the record's last-seen snapshot and link them.
 
     Name, email and status come from the snapshot (the status through the
@@ -186,6 +307,11 @@ def mapping_create_person(*, mapping: EmployeeMapping) -> Person:
     fills in every other field. Refused (``ValidationError``) when the record
     is linked already, when its email belongs to somebody (link to them
     instead) or when its status is not in the status map.
+
+    ``without_email``: the person is created with no email, for a record
+    whose email is somebody else's (two people the source gives one
+    address). Syncs then report the record as a conflict, without updating
+    the person, until the source gives it an address of its own.
     """
     from connections.sync.planner import status_key
 
@@ -195,7 +321,7 @@ def mapping_create_person(*, mapping: EmployeeMapping) -> Person:
             raise ValidationError(
                 f"Record {mapping.remote_id} is already linked to {mapping.person}: unlink it first."
             )
-        email = mapping.remote_email.strip().lower()
+        email = "" if without_email else email_key(mapping.remote_email)
         if email:
             owner = Person.objects.filter(email__iexact=email).first()
             if owner is not None:
@@ -217,6 +343,10 @@ def mapping_create_person(*, mapping: EmployeeMapping) -> Person:
                     "Map it under Settings → Status map first."
                 )
         first_name, _, last_name = " ".join(mapping.remote_name.split()).partition(" ")
+        if mapping.remote_records and mapping.remote_records[0].get("first_name"):
+            # The record's own split of the name, when a conflict kept it.
+            first_name = mapping.remote_records[0]["first_name"].strip()
+            last_name = (mapping.remote_records[0].get("last_name") or "").strip()
         person = Person(
             first_name=first_name[:150],
             last_name=last_name[:150],
@@ -229,11 +359,114 @@ def mapping_create_person(*, mapping: EmployeeMapping) -> Person:
         mapping.person = person
         mapping.state = EmployeeMapping.State.LINKED
         mapping.message = ""
-        mapping.save(update_fields=["person", "state", "message", "updated_at"])
+        mapping.remote_records = []
+        mapping.save(update_fields=["person", "state", "message", "remote_records", "updated_at"])
+        conflict_messages_refresh(connection_id=mapping.connection_id, emails=[mapping.remote_email])
     return person
 
 
+@dataclass(slots=True)
+class ConflictResolution:
+    """What ``conflict_group_resolve`` did."""
+
+    kept: EmployeeMapping | None = None
+    person: Person | None = None
+    #: True when the kept record was linked to a person who was there already.
+    linked: bool = False
+    ignored: list[EmployeeMapping] = field(default_factory=list)
+    created: list[Person] = field(default_factory=list)
+    #: People created without the email the source gives them (it was taken).
+    without_email: list[Person] = field(default_factory=list)
+
+
+#: What happens to the records of a group that are not kept.
+OTHERS_IGNORE = "ignore"
+OTHERS_CREATE = "create"
+
+
+def conflict_group_resolve(
+    *,
+    connection: Connection,
+    mapping_ids: Sequence[int],
+    keep_id: int | None,
+    others: str,
+) -> ConflictResolution:
+    """Settle a group of colliding records (``mappings.selectors.conflict_group_list``) at once.
+
+    The kept record (``keep_id``; None keeps none) is linked to the person
+    who has its email, or, when nobody has it, a person is created from it.
+    Every other record of ``mapping_ids`` is ignored (``OTHERS_IGNORE``) or
+    becomes a new person of its own (``OTHERS_CREATE``: created without the
+    email when that is somebody's already). All of it or nothing: any
+    refusal of ``mapping_link``, ``mapping_ignore`` or
+    ``mapping_create_person`` (which lock their rows) raises
+    ``ValidationError`` and undoes the rest. Records of other connections, or
+    ids that no longer exist, are refused as well: the page was out of date.
+    """
+    if others not in (OTHERS_IGNORE, OTHERS_CREATE):
+        raise ValidationError("Choose what happens to the other records.")
+    wanted = set(mapping_ids)
+    if keep_id is not None and keep_id not in wanted:
+        raise ValidationError("Choose one of the records of this group to keep.")
+    if keep_id is None and others == OTHERS_CREATE:
+        raise ValidationError("Choose the record to keep, or ignore them all.")
+    result = ConflictResolution()
+    with transaction.atomic():
+        # Locked in id order, so two admins settling overlapping groups wait in turn.
+        mappings = list(
+            EmployeeMapping.objects.select_for_update()
+            .filter(connection=connection, pk__in=wanted)
+            .order_by("pk")
+        )
+        if len(mappings) != len(wanted) or any(m.state == EmployeeMapping.State.IGNORED for m in mappings):
+            raise ValidationError("These records changed since the page was shown. Look at them again below.")
+        kept = next((m for m in mappings if m.pk == keep_id), None)
+        rest = [m for m in mappings if m is not kept]
+        if others == OTHERS_CREATE and (linked := [m for m in rest if m.person_id is not None]):
+            raise ValidationError(
+                f"{linked[0].remote_name or linked[0].remote_id} is linked to {linked[0].person}: "
+                "keep that record, or ignore the others."
+            )
+        if others == OTHERS_IGNORE:
+            # First, so a person one of them held is free for the kept record.
+            for mapping in rest:
+                result.ignored.append(mapping_ignore(mapping=mapping, ignored=True))
+        if kept is not None:
+            result.kept = kept
+            if kept.person_id is not None and kept.state == EmployeeMapping.State.LINKED:
+                result.person = kept.person
+            else:
+                key = email_key(kept.remote_email)
+                owner = Person.objects.filter(email__iexact=key).first() if key else None
+                if owner is not None:
+                    mapping_link(mapping=kept, person=owner)
+                    result.person, result.linked = owner, True
+                else:
+                    result.person = mapping_create_person(mapping=kept)
+        if others == OTHERS_CREATE:
+            for mapping in rest:
+                key = email_key(mapping.remote_email)
+                taken = bool(key) and Person.objects.filter(email__iexact=key).exists()
+                person = mapping_create_person(mapping=mapping, without_email=taken)
+                result.created.append(person)
+                if taken:
+                    result.without_email.append(person)
+    return result
+
+
 # -- depot mappings (the Depots tab) ---------------------------------------------
+
+
+@dataclass(slots=True)
+class DepotMappingsSaved:
+    """What ``depot_mappings_save`` did."""
+
+    #: How many of the connection's locations are mapped now.
+    mapped: int
+    #: (name typed, depot used): a typed name that matched an existing depot.
+    matched: list[tuple[str, str]] = field(default_factory=list)
+    #: Names of the depots created.
+    created: list[str] = field(default_factory=list)
 
 
 def depot_mappings_save(
@@ -241,15 +474,17 @@ def depot_mappings_save(
     connection: Connection,
     depot_ids: Mapping[int, int | None],
     new_depot_names: Mapping[int, str] | None = None,
-) -> int:
+) -> DepotMappingsSaved:
     """Point many remote locations of ``connection`` at depots in one go.
 
     ``depot_ids`` maps a DepotMapping id to a depot id (None: not mapped);
     ``new_depot_names`` maps a DepotMapping id to the name of a depot to use
     instead, found ignoring case or created. Ids of other connections'
     mappings are ignored; unknown depot ids raise ``ValidationError``. Only
-    rows that change are written (and get a new ``updated_at``). Returns how
-    many of the connection's locations are mapped afterwards.
+    rows that change are written (and get a new ``updated_at``); a location
+    the sync had mapped by name is the admin's choice from then on. Returns
+    how many locations are mapped afterwards, and which typed names matched
+    a depot or created one, for the page to say so.
     """
     new_depot_names = {
         mapping_id: " ".join(name.split())
@@ -268,6 +503,7 @@ def depot_mappings_save(
         if wanted_ids - known:
             raise ValidationError("A chosen depot no longer exists. Reload the page and try again.")
 
+        saved = DepotMappingsSaved(mapped=0)
         by_name: dict[str, Depot] = {}
         for name in sorted(set(new_depot_names.values()), key=str.casefold):
             key = name.casefold()
@@ -278,6 +514,9 @@ def depot_mappings_save(
                 depot = Depot(name=name)
                 depot.full_clean()
                 depot.save()
+                saved.created.append(depot.name)
+            else:
+                saved.matched.append((name, depot.name))
             by_name[key] = depot
 
         now = timezone.now()
@@ -290,7 +529,8 @@ def depot_mappings_save(
             else:
                 continue
             if depot_id != mapping.depot_id:
-                mapping.depot_id, mapping.updated_at = depot_id, now
+                mapping.depot_id, mapping.matched_by_name, mapping.updated_at = depot_id, False, now
                 changed.append(mapping)
-        DepotMapping.objects.bulk_update(changed, ["depot", "updated_at"], batch_size=1000)
-        return sum(1 for m in mappings.values() if m.depot_id is not None)
+        DepotMapping.objects.bulk_update(changed, ["depot", "matched_by_name", "updated_at"], batch_size=1000)
+        saved.mapped = sum(1 for m in mappings.values() if m.depot_id is not None)
+        return saved

@@ -55,3 +55,12 @@ def sshd(_sshd):
     server, missing = _sshd
     need_service(server is not None, missing)
     return server
+
+
+@pytest.fixture
+def staff(client, django_user_model):
+    """The test client, signed in as a staff member (``staff.user``)."""
+    user = django_user_model.objects.create_user("staff", is_staff=True)
+    client.force_login(user)
+    client.user = user
+    return client

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import factory
+from django.db import transaction
 
 from connections.models import Connection, SyncRun
+from connections.reports import sync_run_report_save
 from hrsync.people.models import Depot, Person
 from mappings.models import DepotMapping, EmployeeMapping
 
@@ -62,7 +64,32 @@ class DepotMappingFactory(factory.django.DjangoModelFactory):
 
 
 class SyncRunFactory(factory.django.DjangoModelFactory):
+    """``report=`` takes a whole report document (``SyncPlan.to_report()``,
+    or a dict with ``changes``) and stores it as a run's report is stored."""
+
     class Meta:
         model = SyncRun
 
     connection = factory.SubFactory(ConnectionFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, report=None, **kwargs):
+        run = super()._create(model_class, *args, **kwargs)
+        if report is not None:
+            sync_run_report_store(run=run, report=report)
+        return run
+
+
+def sync_run_report_store(*, run: SyncRun, report: dict) -> None:
+    """Store a report document as the runner would (connections.reports)."""
+    head = {key: value for key, value in report.items() if key != "changes"}
+    # As the runner links the people a real run created (ApplyResult).
+    created = {} if run.dry_run else dict(
+        EmployeeMapping.objects.filter(connection=run.connection_id, person__isnull=False)
+        .values_list("remote_id", "person_id")
+    )
+    with transaction.atomic():
+        sync_run_report_save(
+            run_id=run.pk, head=head, changes=report.get("changes") or [], created_person_by_remote_id=created
+        )
+    run.refresh_from_db(fields=["report"])

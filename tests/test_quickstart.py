@@ -23,8 +23,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "quick-start-Pa55word"
-FINISHED_OK = {"succeeded", "completed_with_errors"}
-FINISHED_BAD = {"failed", "blocked", "cancelled"}
+FINISHED_OK = {"succeeded", "completed_with_conflicts", "completed_with_errors"}
+FINISHED_BAD = {"failed", "blocked", "cancelled", "rejected"}
 
 
 def free_port() -> int:

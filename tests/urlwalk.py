@@ -26,6 +26,7 @@ from connections.services import connection_create, connection_record_health
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
 from hrsync.people.models import Depot, Person
 from mappings.models import DepotMapping, EmployeeMapping
+from tests.factories import sync_run_report_store
 
 # -- the walk ------------------------------------------------------------------------
 
@@ -162,8 +163,10 @@ EXPECTED: dict[str, Access] = {
     "connections:run_apply": STAFF_POST,
     "connections:employees": STAFF_PAGE,
     "connections:employee_action": STAFF_POST,
+    "connections:conflict_resolve": STAFF_POST,
     "connections:depots": STAFF_PAGE,
     "people:list": STAFF_PAGE,
+    "people:new": STAFF_PAGE,  # GET shows the Add person form
     "people:search": STAFF_JSON,
     "people:detail": STAFF_PAGE,
     "people:protect": STAFF_POST,
@@ -242,11 +245,13 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
     )
 
     def run(*, plan: SyncPlan, **fields: Any) -> SyncRun:
-        return SyncRun.objects.create(
+        made = SyncRun.objects.create(
             connection=w.connection, requested_by=w.staff, started_at=now - dt.timedelta(minutes=2),
-            finished_at=now - dt.timedelta(minutes=1), report=plan.to_report(), counts=plan.count(),
+            finished_at=now - dt.timedelta(minutes=1), counts=plan.count(),
             **fields,
         )
+        sync_run_report_store(run=made, report=plan.to_report())
+        return made
 
     created = SyncPlan(
         changes=[
@@ -320,6 +325,7 @@ URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
     "connections:employee_action": lambda w: [
         {"pk": w.connection.pk, "mapping_id": m.pk} for m in (w.mapping, w.conflict)
     ],
+    "connections:conflict_resolve": _on_connection,
     "connections:depots": _on_connection,
     "people:detail": lambda w: [{"pk": p.pk} for p in (w.person, w.manual)],
     "people:protect": lambda w: [{"pk": w.person.pk}],

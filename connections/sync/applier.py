@@ -36,6 +36,8 @@ class ApplyResult:
     #: Person ids that got a new login and should be emailed a set-password link.
     invite_person_ids: list[int] = field(default_factory=list)
     created_person_ids: list[int] = field(default_factory=list)
+    #: Remote id → the person created for it: the run's report links them.
+    created_person_by_remote_id: dict[str, int] = field(default_factory=dict)
 
 
 def _python_value(name: str, value: Any) -> Any:
@@ -66,9 +68,10 @@ def apply_plan(
 def _apply_locations(plan: SyncPlan, connection_id: int, now: dt.datetime) -> None:
     rows_insert(
         DepotMapping,
-        ["connection_id", "remote_location_id", "remote_name", "depot_id", "created_at", "updated_at"],
+        ["connection_id", "remote_location_id", "remote_name", "depot_id", "matched_by_name", "created_at", "updated_at"],
         [
-            [connection_id, c.remote_location_id, c.remote_name, c.depot_id, now, now]
+            # A new location comes with a depot only when the names match.
+            [connection_id, c.remote_location_id, c.remote_name, c.depot_id, c.depot_id is not None, now, now]
             for c in plan.locations
             if c.action is LocationAction.CREATE
         ],
@@ -100,6 +103,7 @@ def _apply_people(plan: SyncPlan, connection_id: int, now: dt.datetime, result: 
     creates, new_ids = _people_insert(creates, columns, new_rows)
     person_id_by_remote = {c.remote_id: pk for c, pk in zip(creates, new_ids, strict=True)}
     result.created_person_ids = new_ids
+    result.created_person_by_remote_id = person_id_by_remote
 
     updates = {
         c.person_id: c
@@ -250,8 +254,16 @@ def _apply_managers(
     rows_update(Person, ["manager_id", "updated_at"], rows)
 
 
-#: The EmployeeMapping columns a plan writes, besides the keys.
-MAPPING_COLUMNS = ("state", "remote_name", "remote_email", "remote_status", "message")
+#: The EmployeeMapping columns a plan writes, besides the keys, and the value
+#: of each one a change leaves out (only a conflict keeps ``remote_records``).
+MAPPING_COLUMNS = {
+    "state": "",
+    "remote_name": "",
+    "remote_email": "",
+    "remote_status": "",
+    "message": "",
+    "remote_records": [],
+}
 
 
 def _apply_mappings(
@@ -266,7 +278,7 @@ def _apply_mappings(
         if change.mapping is None or not change.remote_id:
             continue
         person_id = person_id_by_remote.get(change.remote_id, change.person_id)
-        values = [change.mapping.get(name, "") for name in MAPPING_COLUMNS]
+        values = [change.mapping.get(name, default) for name, default in MAPPING_COLUMNS.items()]
         if change.mapping_id:
             existing.append([change.mapping_id, person_id, *values, now])
         else:

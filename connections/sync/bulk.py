@@ -19,13 +19,15 @@ nothing behind. Values are Python values as a model field holds them (str,
 int, date, datetime, dict, bool, None); ``KEEP`` in an update leaves that
 row's column as it is.
 
-``blob_save`` writes one large binary value (a run's compressed report)."""
+``rows_append`` inserts rows streamed from an iterator, ids unreturned;
+``blob_save`` writes one large binary value (a run's compressed report head)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
+from itertools import islice
 from typing import Any
 
 import psycopg
@@ -211,6 +213,29 @@ def rows_update(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         return
     for batch in _batches(rows):
         _sqlite_update(model, fields, batch)
+
+
+def rows_append(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert ``rows`` as they come (an iterator is read once, never held
+    whole) when nothing needs their ids: a run's report (``connections.reports``)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("rows_append() runs inside the caller's transaction only.")
+    fields = _fields(model, columns)
+    if connection.vendor == "postgresql":
+        # Only JSON needs adapting; for 100,000 rows of plain values, looking took seconds.
+        if any(isinstance(field, models.JSONField) for field in fields):
+            rows = (_pg_values(fields, row) for row in rows)
+        with connection.cursor() as cursor:
+            _pg_copy(cursor, model._meta.db_table, [f.column for f in fields], rows)
+        return
+    sql = (
+        f"INSERT INTO {_quote(model._meta.db_table)} ({', '.join(_quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    rows = iter(rows)
+    with connection.cursor() as cursor:
+        while batch := list(islice(rows, BATCH_SIZE)):
+            cursor.executemany(sql, [[_sqlite_value(f, v) for f, v in zip(fields, row, strict=True)] for row in batch])
 
 
 def blob_save(model: type[models.Model], pk: int, column: str, value: bytes) -> None:

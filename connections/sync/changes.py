@@ -7,14 +7,11 @@ or later, from the stored report, when a dry run or a blocked run is applied.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from itertools import islice
 from typing import Any
 
-from connections.fields import json_compress
 from connectors.base import RemoteEmployee
 
 
@@ -25,6 +22,9 @@ class Action(StrEnum):
     DEACTIVATE = "deactivate"
     REACTIVATE = "reactivate"
     UNCHANGED = "unchanged"
+    #: Planned and left alone on purpose: a leaver who was never created
+    #: (DESIGN §5 also lists here the records a selective sync excludes).
+    SKIP = "skip"
     CONFLICT = "conflict"
     ERROR = "error"
 
@@ -37,6 +37,7 @@ COUNT_KEYS: dict[Action, str] = {
     Action.UNCHANGED: "unchanged",
     Action.DEACTIVATE: "deactivated",
     Action.REACTIVATE: "reactivated",
+    Action.SKIP: "skipped",
     Action.CONFLICT: "conflicts",
     Action.ERROR: "errors",
 }
@@ -104,9 +105,6 @@ class Change:
 
 
 _CHANGE_ATTRIBUTES = tuple(Change.__dataclass_fields__)
-#: Changes JSON-encoded per call when a report is written.
-REPORT_BATCH = 1000
-_JSON = json.JSONEncoder(separators=(",", ":"))
 #: The keys of a Change's ``values`` that are a person field of the same name.
 _PERSON_VALUE_KEYS = frozenset(RemoteEmployee.PERSON_FIELDS) | {"status"}
 
@@ -194,25 +192,20 @@ class SyncPlan:
     def deactivations(self) -> list[Change]:
         return [c for c in self.changes if c.action is Action.DEACTIVATE]
 
-    @property
-    def has_problems(self) -> bool:
-        return any(c.action in (Action.ERROR, Action.CONFLICT) for c in self.changes)
-
     def to_report(self) -> dict[str, Any]:
-        return {**self._report_head(), "changes": [c.to_dict() for c in self._listed()]}
+        """The report as one document: its head and its listed changes.
+        Stored in parts (``connections.reports``)."""
+        return {**self.report_head(), "changes": list(self.listed_change_dicts())}
 
-    def report_compressed(self) -> bytes:
-        """``to_report()`` as its field stores it, encoded a batch of changes
-        at a time: the JSON of 100,000 changes is never in memory whole."""
-        return json_compress(self._report_fragments())
+    def listed_change_dicts(self) -> Iterator[dict[str, Any]]:
+        """The changes a report lists, JSON-ready, one at a time: quiet
+        unchanged records are counted in the head instead."""
+        return (c.to_dict() for c in self.changes if not c.is_quiet)
 
-    def _listed(self) -> Iterator[Change]:
-        return (c for c in self.changes if not c.is_quiet)
-
-    def _report_head(self) -> dict[str, Any]:
+    def report_head(self) -> dict[str, Any]:
         quiet = sum(1 for c in self.changes if c.is_quiet)
         return {
-            "version": 2,
+            "version": 3,
             "source_hash": self.source_hash,
             "directory_hash": self.directory_hash,
             "employees_planned": self.employees_planned,
@@ -227,30 +220,21 @@ class SyncPlan:
             "locations": [c.to_dict() for c in self.locations],
         }
 
-    def _report_fragments(self) -> Iterator[str]:
-        head = _JSON.encode(self._report_head())
-        yield head[:-1] + ',"changes":['
-        separator, listed = "", self._listed()
-        while batch := list(islice(listed, REPORT_BATCH)):
-            # A list's JSON, less its brackets, is its items' JSON joined by commas.
-            yield separator + _JSON.encode([c.to_dict() for c in batch])[1:-1]
-            separator = ","
-        yield "]}"
-
     @classmethod
-    def from_report(cls, report: dict[str, Any]) -> SyncPlan:
+    def from_report(cls, head: dict[str, Any], *, changes: Iterable[dict[str, Any]]) -> SyncPlan:
+        """The plan a report was made from: its head and its listed changes."""
         return cls(
-            changes=[Change.from_dict(c) for c in report.get("changes", [])],
-            locations=[LocationChange.from_dict(c) for c in report.get("locations", [])],
-            mappings_gone=list(report.get("mappings_gone", [])),
-            mappings_back=list(report.get("mappings_back", [])),
-            mapped_count=report.get("mapped_count", 0),
-            records_read=report.get("records_read", 0),
-            records_usable=report.get("records_usable", 0),
-            source_hash=report.get("source_hash", ""),
-            directory_hash=report.get("directory_hash", ""),
-            employees_planned=report.get("employees_planned", False),
-            streams=dict(report.get("streams", {})),
-            notes=list(report.get("notes", [])),
-            unchanged_not_listed=report.get("unchanged_not_listed", 0),
+            changes=[Change.from_dict(c) for c in changes],
+            locations=[LocationChange.from_dict(c) for c in head.get("locations", [])],
+            mappings_gone=list(head.get("mappings_gone", [])),
+            mappings_back=list(head.get("mappings_back", [])),
+            mapped_count=head.get("mapped_count", 0),
+            records_read=head.get("records_read", 0),
+            records_usable=head.get("records_usable", 0),
+            source_hash=head.get("source_hash", ""),
+            directory_hash=head.get("directory_hash", ""),
+            employees_planned=head.get("employees_planned", False),
+            streams=dict(head.get("streams", {})),
+            notes=list(head.get("notes", [])),
+            unchanged_not_listed=head.get("unchanged_not_listed", 0),
         )

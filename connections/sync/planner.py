@@ -9,60 +9,32 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any
-
-from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
 
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
 from connections.sync.state import DirectoryState, PersonRow, normalise_email
 from connectors.base import RemoteEmployee, RemoteLocation
 from hrsync.people.models import Person
+from hrsync.people.rules import (
+    FREE_TEXT_FIELDS,
+    MAX_LENGTHS,
+    UNSTORABLE,
+    UNSTORABLE_IN_ONE_LINE,
+    control_character_problem,
+    email_is_valid,
+    invalid_email_problem,
+    person_field_length_problem,
+    shown,
+    visible,
+)
 from mappings.models import EmployeeMapping
 
 GONE = Person.GONE_STATUSES
 LINKED = EmployeeMapping.State.LINKED
-#: Person field → its column's length limit, so an over-long value is a row
-#: error here rather than a database error that fails the whole run.
-MAX_LENGTHS = {
-    field.name: field.max_length
-    for field in Person._meta.concrete_fields
-    if field.name in RemoteEmployee.PERSON_FIELDS and field.max_length
-}
-
-
-def person_field_length_problem(*, field: str, value: object, label: str = "") -> str | None:
-    """The row error for a ``value`` longer than the Person ``field`` holds
-    (named ``label``, or else the field's name); None when it fits. Spaces
-    around the value do not count: they are trimmed before it is stored.
-
-    The one length rule, for the planner and for any connector that checks a
-    row as it reads it (a CSV column, say) to name the column at fault.
-    """
-    limit = MAX_LENGTHS.get(field)
-    if limit is None or not isinstance(value, str) or len(value) <= limit or len(value.strip()) <= limit:
-        return None
-    return f"{label or field} is longer than {limit} characters."
-
-
-#: Characters no text value may hold: NUL (PostgreSQL refuses it, failing the
-#: whole run, where SQLite stores it), half of a surrogate pair on its own
-#: (not even encodable as UTF-8), and the other control characters (C0, DEL
-#: and C1), which no name, address or id holds. A record carrying one is an
-#: error row on either database, in a dry run as in a real one.
-_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
-#: …and in a one-line value (a name, an email, a phone number, an id), a tab
-#: or a line break as well.
-_UNSTORABLE_IN_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-#: Person fields of free text, where a tab or a line break is legitimate (a
-#: quoted CSV value may span lines); custom field values are free text too.
-FREE_TEXT_FIELDS = frozenset({"job_title"})
 #: A custom field holds a fact about a person (a shoe size, a cost centre, an
 #: address), not a document: a longer value is a row error.
 MAX_CUSTOM_VALUE_LENGTH = 10_000
@@ -79,58 +51,7 @@ _TEXT_LABELS = {
 
 
 def _unstorable_problem(what: str, character: str, source: str) -> str:
-    why = ""
-    if "\x80" <= character <= "\x9f":
-        # What Windows punctuation (’ – €) becomes when it is read as Latin-1.
-        why = ", which usually means the text was saved or read in the wrong encoding"
-    return (
-        f"{what} contains a control character (U+{ord(character):04X}){why}; "
-        f"correct it in {source}, then sync again."
-    )
-
-
-def _visible(text: str) -> str:
-    """``text`` for a report or a page, each unstorable character shown as �
-    (a lone surrogate could not even be sent as UTF-8)."""
-    return _UNSTORABLE_IN_ONE_LINE.sub("\ufffd", text)
-
-
-def _shown(text: str) -> str:
-    """A value quoted in a message: visible, and short."""
-    text = _visible(text)
-    return text if len(text) <= 60 else text[:60] + "…"
-
-
-_django_email_validator = EmailValidator()
-
-
-@lru_cache(maxsize=4096)
-def _valid_email_domain(domain_part: str) -> bool:
-    return _django_email_validator.validate_domain_part(domain_part)
-
-
-class _RosterEmailValidator(EmailValidator):
-    """Django's email validation, with the domain check remembered: a
-    roster's 100,000 addresses share a handful of domains."""
-
-    def validate_domain_part(self, domain_part: str) -> bool:
-        return _valid_email_domain(domain_part)
-
-
-validate_email = _RosterEmailValidator()
-
-
-def _email_is_valid(email: str) -> bool:
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        # Django's ValidationError refers to itself (error_list), so it and
-        # its traceback live until the cyclic collector runs, which a run
-        # pauses. Dropping the traceback keeps the planner's frames, and all
-        # the records they reach, out of that garbage.
-        exc.__traceback__ = None
-        return False
-    return True
+    return f"{control_character_problem(what=what, character=character)}; correct it in {source}, then sync again."
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +118,8 @@ def plan_locations(
                     remote_name=location.name,
                     depot_id=depot_id,
                     depot_name=state.depot_names.get(depot_id, "") if depot_id else "",
-                    message="Mapped to the depot of the same name."
+                    message=f"Mapped to the depot {state.depot_names[depot_id]} because the names match; "
+                    "pick another depot on the Depots tab if that is wrong."
                     if depot_id
                     else "New location: map it to a depot.",
                 )
@@ -227,9 +149,9 @@ def _storable_locations(
     kept = []
     for location in locations:
         for what, text in (("id", location.remote_id), ("name", location.name)):
-            if found := _UNSTORABLE_IN_ONE_LINE.search(text):
+            if found := UNSTORABLE_IN_ONE_LINE.search(text):
                 notes.append(
-                    f"Location '{_shown(location.remote_id)}' was left out: "
+                    f"Location '{shown(location.remote_id)}' was left out: "
                     + _unstorable_problem(f"its {what}", found.group(), source)
                 )
                 break
@@ -263,15 +185,29 @@ class _EmployeePlanner:
         # A roster spells its statuses a handful of ways: map each spelling once.
         self._status_by_spelling: dict[str, str | None] = {}
         self.mapping_written: set[str] = set()
+        #: remote id → the ``remote_records`` of its conflict mapping.
+        self.conflict_records: dict[str, list[dict[str, Any]]] = {}
+        self._names: dict[str, str] | None = None
 
     # -- entry point ------------------------------------------------------
 
     def plan(self, records: list[RemoteEmployee], seen: set[str]) -> list[Change]:
         changes: list[Change] = []
+        self.records = records
         id_counts = Counter(r.remote_id for r in records if r.remote_id)
-        email_counts = Counter(normalise_email(r.email) for r in records if r.email.strip())
-        # Records created in this run, so managers can point at them.
-        self.creating: set[str] = set()
+        # An ignored record is left out of syncs, so its email claims nobody:
+        # ignoring one of two records that share an address settles it.
+        ignored = {
+            remote_id
+            for remote_id, mapping in self.state.mappings.items()
+            if mapping.state == EmployeeMapping.State.IGNORED
+        }
+        email_counts = Counter(
+            normalise_email(r.email) for r in records if r.email.strip() and r.remote_id not in ignored
+        )
+        # Records created in this run → the name they are created with, so
+        # managers can point at them, by name.
+        self.creating: dict[str, str] = {}
         # Records whose person this run creates or keeps in step.
         self.synced: list[tuple[RemoteEmployee, Change]] = []
         for record in records:
@@ -311,8 +247,8 @@ class _EmployeePlanner:
             problems.append("The record has no id.")
         # An address already in the directory was validated when it was
         # stored; re-checking 100,000 of them on every sync buys nothing.
-        if email and email not in self.state.people_by_email and not _email_is_valid(email):
-            problems.append(f"'{_shown(record.email.strip())}' is not a valid email address.")
+        if email and email not in self.state.people_by_email and not email_is_valid(email):
+            problems.append(invalid_email_problem(record.email.strip()))
         for name, limit in self.length_limits:
             # The length alone first: this runs for every field of every record.
             value = getattr(record, name)
@@ -324,7 +260,7 @@ class _EmployeePlanner:
         status = self._mapped_status(record.status)
         if status is None:
             problems.append(
-                f"Status '{_shown(record.status)}' is not in the status map. "
+                f"Status '{shown(record.status)}' is not in the status map. "
                 "Map it under Settings → Status map, then sync again."
                 if record.status
                 else "The record has no status."
@@ -333,30 +269,38 @@ class _EmployeePlanner:
             problems.append(f"The status map sends '{record.status}' to unknown status '{status}'.")
         if problems:
             change.message = " ".join(problems)
-            change.name, change.email = _visible(change.name), _visible(change.email)
+            change.name, change.email = visible(change.name), visible(change.email)
             return change
-
-        if id_counts[record.remote_id] > 1:
-            return self._conflict(
-                change, f"Id {record.remote_id} appears {id_counts[record.remote_id]} times in the source."
-            )
-        if email and email_counts[email] > 1:
-            return self._conflict(
-                change,
-                f"{email_counts[email]} records in the source share the email {email}.",
-            )
 
         snapshot = {
             "remote_name": change.name[:300],
             "remote_email": change.email[:254],
             "remote_status": record.status[:100],
         }
+        # Before the duplicate checks: an ignored record stays ignored, even
+        # when it shares its id or email (a conflict would un-ignore it).
         if mapping is not None and mapping.state == EmployeeMapping.State.IGNORED:
             change.action = Action.UNCHANGED
             change.person_id = mapping.person_id
             change.message = "Ignored by an admin."
             self._set_mapping(change, mapping, state=mapping.state, snapshot=snapshot)
             return change
+
+        if id_counts[record.remote_id] > 1:
+            return self._conflict(
+                change,
+                f"The id {record.remote_id} appears {id_counts[record.remote_id]} times in the source: "
+                "correct it there, or ignore the record to keep it out of syncs.",
+                snapshot,
+                record=record,
+            )
+        if email and email_counts[email] > 1:
+            return self._conflict(
+                change,
+                f"{email_counts[email]} records in the source share the email {email}.",
+                snapshot,
+                record=record,
+            )
 
         person_id: int | None = None
         action = Action.CREATE
@@ -369,14 +313,17 @@ class _EmployeePlanner:
             if other is not None and other != record.remote_id:
                 return self._conflict(
                     change,
-                    f"{person_label(person)} has this email but is already linked to record {other}.",
+                    f"{person_label(person)} has this email but is already linked to another record "
+                    f"of this connection{self._record_named(other)}.",
                     snapshot,
+                    record=record,
                 )
             if person.managed_by_id not in (None, self.settings.connection_id):
                 return self._conflict(
                     change,
                     f"{person_label(person)} has this email but is managed by another connection.",
                     snapshot,
+                    record=record,
                 )
             person_id = match
             action = Action.LINK
@@ -389,6 +336,7 @@ class _EmployeePlanner:
                     change,
                     f"The new email {email} already belongs to {person_label(self.state.people[owner])}.",
                     snapshot,
+                    record=record,
                 )
 
         if person_id is None:
@@ -419,22 +367,34 @@ class _EmployeePlanner:
     def _unstorable(self, record: RemoteEmployee, values: tuple[str, ...]) -> Iterator[str]:
         source = self.settings.connection_name
         for name, value in zip(self.text_fields, values):
-            pattern = _UNSTORABLE if name in FREE_TEXT_FIELDS else _UNSTORABLE_IN_ONE_LINE
+            pattern = UNSTORABLE if name in FREE_TEXT_FIELDS else UNSTORABLE_IN_ONE_LINE
             if found := pattern.search(value):
                 yield _unstorable_problem(f"The {_TEXT_LABELS[name]}", found.group(), source)
         for key, value in record.custom.items():
-            if found := _UNSTORABLE_IN_ONE_LINE.search(key):
-                yield _unstorable_problem(f"The name of custom field '{_shown(key)}'", found.group(), source)
-            elif isinstance(value, str) and (found := _UNSTORABLE.search(value)):
+            if found := UNSTORABLE_IN_ONE_LINE.search(key):
+                yield _unstorable_problem(f"The name of custom field '{shown(key)}'", found.group(), source)
+            elif isinstance(value, str) and (found := UNSTORABLE.search(value)):
                 yield _unstorable_problem(f"Custom field '{key}'", found.group(), source)
 
-    def _conflict(self, change: Change, message: str, snapshot: dict | None = None) -> Change:
+    def _conflict(
+        self,
+        change: Change,
+        message: str,
+        snapshot: dict | None = None,
+        *,
+        record: RemoteEmployee | None = None,
+    ) -> Change:
         change.action = Action.CONFLICT
         change.message = message
         mapping = self.state.mappings.get(change.remote_id)
         if change.remote_id and (mapping is None or mapping.state != LINKED):
             # Conflicts wait in the Employees tab; a linked record keeps its
             # link and just is not updated this time.
+            fields = self._record_fields(record) if record is not None else {}
+            if change.remote_id in self.conflict_records:
+                # A repeated id: its one mapping row shows every record.
+                self.conflict_records[change.remote_id].append(fields)
+                return change
             self._set_mapping(
                 change,
                 mapping,
@@ -443,9 +403,48 @@ class _EmployeePlanner:
                 or {"remote_name": change.name, "remote_email": change.email, "remote_status": ""},
                 message=message,
             )
+            if change.mapping is not None:
+                self.conflict_records[change.remote_id] = change.mapping["remote_records"] = [fields]
         elif mapping is not None:
             change.person_id = mapping.person_id
         return change
+
+    def _record_named(self, remote_id: str) -> str:
+        """", <name>" of another record of this connection, for a message."""
+        mapping = self.state.mappings.get(remote_id)
+        return f", {mapping.remote_name}" if mapping is not None and mapping.remote_name else ""
+
+    def _name_of(self, remote_id: str) -> str:
+        """The name of the record with ``remote_id``: as this run reads it, or
+        as its mapping last saw it; the id itself when neither knows."""
+        if self._names is None:
+            # Built once, and only for a run with a conflict that names a manager.
+            self._names = {
+                r.remote_id: f"{r.first_name} {r.last_name}".strip() for r in self.records if r.remote_id
+            }
+        mapping = self.state.mappings.get(remote_id)
+        return self._names.get(remote_id) or (mapping.remote_name if mapping else "") or remote_id
+
+    def _record_fields(self, record: RemoteEmployee) -> dict[str, Any]:
+        """A record in conflict as the Employees tab compares it: its values,
+        keyed as the report's fields, with the depot and manager by name."""
+        fields: dict[str, Any] = {
+            name: _as_json(value)
+            for name in self.provided_fields
+            if (value := getattr(record, name)) not in ("", None)
+        }
+        if record.email.strip():
+            fields["email"] = record.email.strip()
+        fields["status"] = record.status
+        if "depot" in self.settings.provides and record.location_id:
+            depot_id, location_name, _ = self.state.depot_mappings.get(record.location_id, (None, "", 0))
+            fields["depot"] = self.state.depot_names.get(depot_id) or location_name or record.location_id
+        if "manager" in self.settings.provides and record.manager_remote_id:
+            fields["manager"] = self._name_of(record.manager_remote_id)
+        for key, value in record.custom.items():
+            if value not in ("", None):
+                fields[f"custom.{key}"] = _as_json(value)
+        return fields
 
     def _set_mapping(
         self,
@@ -494,9 +493,9 @@ class _EmployeePlanner:
 
     def _plan_create(self, record, change, status, snapshot, mapping) -> Change:
         if status in GONE:
-            # Okta and Entra do the same: a leaver who was never here is not created.
-            change.action = Action.UNCHANGED
-            change.message = f"Not created: the source says they have left ({record.status})."
+            # Someone who left before they were ever here is not created only to be deactivated.
+            change.action = Action.SKIP
+            change.message = f"Skipped — left before their first sync (the source says {shown(record.status)})."
             return change
         values = self._remote_values(record, status)
         change.action = Action.CREATE
@@ -510,7 +509,7 @@ class _EmployeePlanner:
             change.values["custom_fields"] = dict(record.custom)
         change.values["managed_by_id"] = self.settings.connection_id
         self._set_mapping(change, mapping, state=LINKED, snapshot=snapshot)
-        self.creating.add(record.remote_id)
+        self.creating[record.remote_id] = change.name or change.email or record.remote_id
         self.synced.append((record, change))
         return change
 
@@ -586,7 +585,8 @@ class _EmployeePlanner:
         def label(value):
             if isinstance(value, int) and value in self.state.people:
                 return person_label(self.state.people[value])
-            return f"record {value}" if value else None
+            # Otherwise the remote id of a person this run creates.
+            return self.creating.get(value, value) if value else None
 
         change.fields[name] = [label(old_id), label(new)]
         change.values["manager_remote_id"] = manager_remote_id

@@ -24,9 +24,11 @@ from django.db import connections as databases
 from django.utils import timezone
 
 from connections.models import Connection, SyncRun
+from connections.reports import sync_run_plan_save, sync_run_report_plan
 from connections.runs import sync_runs_transition
 from connections.services import connection_connector, connection_record_health
 from connections.sync import (
+    Action,
     PlanSettings,
     SyncPlan,
     apply_plan,
@@ -34,7 +36,6 @@ from connections.sync import (
     directory_state_load,
     plan,
 )
-from connections.sync.bulk import blob_save
 from connections.sync.streams import (
     EMPLOYEES,
     StreamRead,
@@ -217,7 +218,7 @@ def _execute(run: SyncRun) -> None:
 
     if run.decided_at and run.report:
         # An approved blocked run: apply exactly what the admin approved.
-        approved = SyncPlan.from_report(run.report)
+        approved = sync_run_report_plan(run=run)
         if directory_fingerprint(connection_id=connection.pk) != approved.directory_hash:
             raise _StalePlan(
                 "The directory changed after this run was blocked (people were edited or another "
@@ -249,7 +250,7 @@ def _execute(run: SyncRun) -> None:
     del reads
 
     source = (
-        SyncRun.objects.only("id", "source_hash", "directory_hash").get(pk=run.applied_from_id)
+        SyncRun.objects.only("id", "dry_run", "source_hash", "directory_hash").get(pk=run.applied_from_id)
         if run.applied_from_id
         else None
     )
@@ -257,10 +258,10 @@ def _execute(run: SyncRun) -> None:
         # The planner is deterministic: the same source and the same directory
         # give the same plan, so equal digests mean this is what was previewed.
         if (source.source_hash, source.directory_hash) == (the_plan.source_hash, directory_hash):
-            the_plan.notes.append(f"Applied dry run #{source.pk} exactly as previewed.")
+            the_plan.notes.append(f"{source.title} was applied exactly as previewed.")
         else:
             the_plan.notes.append(
-                f"The source or the directory changed since dry run #{source.pk}, so this run "
+                f"The source or the directory changed since {source.title}, so this run "
                 "planned again; its changes are listed below."
             )
 
@@ -318,7 +319,14 @@ def _safeguard_message(connection: Connection, the_plan: SyncPlan) -> str:
 
 
 def _final_status(the_plan: SyncPlan) -> str:
-    return Status.COMPLETED_WITH_ERRORS if the_plan.has_problems else Status.SUCCEEDED
+    """Said by the worst of the records: an error, else a conflict (which
+    waits on the Employees tab), else none."""
+    actions = {change.action for change in the_plan.changes}
+    if Action.ERROR in actions:
+        return Status.COMPLETED_WITH_ERRORS
+    if Action.CONFLICT in actions:
+        return Status.COMPLETED_WITH_CONFLICTS
+    return Status.SUCCEEDED
 
 
 def _locked_while_running(run: SyncRun) -> bool:
@@ -343,7 +351,12 @@ def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> 
             run_id=run.pk,
             credential_notifications=connection.credential_notifications,
         )
-        _finish(run, status=_final_status(the_plan), plan=the_plan)
+        _finish(
+            run,
+            status=_final_status(the_plan),
+            plan=the_plan,
+            created_person_by_remote_id=result.created_person_by_remote_id,
+        )
         if result.invite_person_ids:
             ids = list(result.invite_person_ids)
             transaction.on_commit(lambda: people_send_invitations(person_ids=ids))
@@ -352,12 +365,19 @@ def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> 
         runs=SyncRun.objects.filter(connection=connection).exclude(pk=run.pk),
         expected=Status.BLOCKED,
         status=Status.CANCELLED,
-        error=f"Superseded by run #{run.pk}: nothing from this run was applied.",
+        error=f"Superseded: {run.title} ran after this run was blocked, so nothing from this run was applied.",
         finished_at=timezone.now(),
     )
 
 
-def _finish(run: SyncRun, *, status: str, error: str = "", plan: SyncPlan | None = None) -> None:
+def _finish(
+    run: SyncRun,
+    *,
+    status: str,
+    error: str = "",
+    plan: SyncPlan | None = None,
+    created_person_by_remote_id: Mapping[str, int] | None = None,
+) -> None:
     """Save the outcome of a run that is still running (one that something
     else has ended keeps the outcome it was given); with ``plan``, its
     report, digests and counts."""
@@ -369,8 +389,10 @@ def _finish(run: SyncRun, *, status: str, error: str = "", plan: SyncPlan | None
         if plan is not None:
             counts = plan.count()
             plan.streams = streams_counted(report=plan.streams, counts=counts)
-            # Saved first and on its own: a report can be tens of MB (bulk.blob_save).
-            blob_save(SyncRun, run.pk, "report", plan.report_compressed())
+            # Written in bulk, streamed (connections.reports): a report can be tens of MB.
+            sync_run_plan_save(
+                run_id=run.pk, plan=plan, created_person_by_remote_id=created_person_by_remote_id
+            )
             fields["source_hash"] = plan.source_hash
             fields["directory_hash"] = plan.directory_hash
             fields["counts"] = counts

@@ -16,7 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -29,23 +30,50 @@ from connectors.registry import connector_class
 
 
 def check_flash(request: HttpRequest, check: Check, *, prefix: str = "") -> None:
+    """What was done and how the test went. The test's own sentence is the
+    health bar's, right under the flash: it is not said twice."""
     if check.ok:
-        messages.success(request, f"{prefix}{check.message}")
+        messages.success(request, f"{prefix}The connection test passed.")
     else:
-        messages.warning(request, f"{prefix}The connection test failed: {check.message}")
+        messages.warning(request, f"{prefix}The connection test failed; the bar below says why.")
 
 
-def vendor_deadline(*, saved: bool):
+#: The header connection-setup.js sends with a page's form when it posts it with fetch().
+FETCH_HEADER = "X-Hrsync-Fetch"
+#: Where such a post leads, instead of a redirect (see ``page_redirect``).
+LOCATION_HEADER = "X-Hrsync-Location"
+
+
+def page_redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """The redirect after a post; to a fetch() from connection-setup.js, the
+    address in a header instead: fetch would follow a redirect itself, and
+    the flash messages would be spent on a page nobody sees."""
+    if request.headers.get(FETCH_HEADER):
+        return HttpResponse(status=204, headers={LOCATION_HEADER: url})
+    return redirect(url)
+
+
+def check_seconds() -> int:
+    """How long a page waits on the vendor at most, to tell the admin before a test."""
+    return settings.HRSYNC_WEB_CHECK_SECONDS
+
+
+def vendor_deadline(*, saved: bool, before_saving: bool = False):
     """The block in which a page waits on the vendor: at most
     HRSYNC_WEB_CHECK_SECONDS, well under the web worker's own timeout, so a
     slow vendor gets a sentence rather than a killed request (a 500). Syncs
     in the worker keep the full timeouts. ``saved``: the admin's settings are
-    saved by the time the vendor is asked."""
+    saved by the time the vendor is asked; ``before_saving``: they are
+    tested first, and saved only if the test passes (or with Save anyway)."""
     allowance = f"{http.DEFAULT_TIMEOUT[1]:g} s per request, with retries"
-    then = (
-        f"{'The settings were saved; the next sync' if saved else 'The next sync'} will try again "
-        f"with the full time allowance ({allowance})."
-    )
+    if before_saving:
+        # Neutral: whether they are then saved is the service's decision, and the box around says it.
+        then = f"A sync waits longer ({allowance})."
+    else:
+        then = (
+            f"{'The settings were saved; the next sync' if saved else 'The next sync'} will try again "
+            f"with the full time allowance ({allowance})."
+        )
     return outbound.deadline(seconds=settings.HRSYNC_WEB_CHECK_SECONDS, then=then)
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -21,7 +20,6 @@ from django.views.generic import TemplateView
 
 from connections import services
 from connections.forms import (
-    SYNC_ACTIONS,
     ConnectionNameForm,
     ConnectionSettingsForm,
     KindChoiceForm,
@@ -32,6 +30,7 @@ from connections.forms import (
     connector_form_values,
     status_map_formset,
 )
+from connections.history import run_history_chart
 from connections.models import Connection, SyncRun
 from connections.runs import (
     ConnectionDisabled,
@@ -41,20 +40,19 @@ from connections.runs import (
 )
 from connections.summaries import sync_run_counts, sync_run_summary
 from connections.views.base import ConnectionTabMixin
-from connections.views.checks import CheckResultMixin, check_flash, check_remember, safe_next, vendor_deadline
+from connections.views.checks import (
+    CheckResultMixin,
+    check_flash,
+    check_remember,
+    check_seconds,
+    page_redirect,
+    safe_next,
+    vendor_deadline,
+)
+from connections.views.runs import LOCATION_COUNT_LABELS
+from connectors.base import ConnectorPage
 from connectors.registry import connector_class, enabled_kinds
 from hrsync.access import StaffRequiredMixin
-
-#: Runs that read something useful: the checklist counts them as "done".
-_USEFUL = (SyncRun.Status.SUCCEEDED, SyncRun.Status.COMPLETED_WITH_ERRORS)
-
-
-def run_title(run: SyncRun) -> str:
-    """The name of the button that starts such a run: "Sync Employees (Dry Run)"."""
-    for label, scope, dry_run in SYNC_ACTIONS.values():
-        if (scope, dry_run) == (run.scope, False):
-            return f"{label} (Dry Run)" if run.dry_run else label
-    return f"Sync {run.get_scope_display()}"
 
 
 def interval_text(interval: dt.timedelta) -> str:
@@ -82,7 +80,6 @@ class ConnectionListView(StaffRequiredMixin, TemplateView):
             rows.append({
                 "connection": connection,
                 "last_run": run,
-                "last_run_title": run_title(run) if run else "",
                 "last_run_at": (run.finished_at or run.started_at or run.created_at) if run else None,
             })
         return super().get_context_data(rows=rows, **kwargs)
@@ -103,45 +100,71 @@ class ConnectionCreateView(StaffRequiredMixin, View):
         return self._details(request, kind, ConnectionNameForm(), connector_config_form(cls))
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        """Save and test: the connection is saved only when its first test
+        passes, or with **Save anyway** (``save_anyway``) after one failed."""
         kind_form, kind = self._kind(request)
         if kind is None:
             return self._choose(request, kind_form)
         cls = connector_class(kind)
         name_form = ConnectionNameForm(data=request.POST)
         if not name_form.is_valid():
-            return self._details(request, kind, name_form, connector_config_form(cls, data=request.POST), status=400)
+            config_form = connector_config_form(cls, data=request.POST, secrets_typed=True)
+            return self._details(request, kind, name_form, config_form, status=400)
         config, secrets = connector_form_values(cls, request.POST)
+        save_anyway = SAVE_ANYWAY in request.POST
         try:
-            with transaction.atomic():
-                connection = services.connection_create(
-                    kind=kind, name=name_form.cleaned_data["name"], config=config, secrets=secrets
+            with vendor_deadline(saved=save_anyway, before_saving=not save_anyway):
+                connection, check = services.connection_create_tested(
+                    kind=kind, name=name_form.cleaned_data["name"], config=config, secrets=secrets,
+                    save_failing=save_anyway,
                 )
         except ValidationError as exc:
-            config_form = connector_config_form(cls, data=request.POST)
+            config_form = connector_config_form(cls, data=request.POST, secrets_typed=True)
             add_save_error(name_form, config_form, exc)
             return self._details(request, kind, name_form, config_form, status=400)
-        with vendor_deadline(saved=True):
-            check = services.connection_check(connection=connection)
+        if connection is None:
+            config_form = connector_config_form(cls, data=request.POST, secrets_typed=True)
+            return self._details(request, kind, name_form, config_form, failed_check=check, status=400)
         check_remember(request, connection, check)
         check_flash(request, check, prefix=f"{connection.name} saved. ")
-        return redirect("connections:overview", connection.pk)
+        return page_redirect(request, _first_page(connection))
 
     def _choose(self, request: HttpRequest, kind_form: KindChoiceForm) -> HttpResponse:
         kinds = [
-            {"kind": kind, "label": label, "streams": sorted(connector_class(kind).streams)}
+            {"kind": kind, "label": label, "description": connector_class(kind).description}
             for kind, (label, _path) in enabled_kinds().items()
         ]
         return render(request, "connections/new_kind.html", {"form": kind_form, "kinds": kinds},
                       status=400 if kind_form.is_bound else 200)
 
-    def _details(self, request, kind, name_form, config_form, status: int = 200) -> HttpResponse:
+    def _details(self, request, kind, name_form, config_form, failed_check=None, status: int = 200) -> HttpResponse:
         context = {
             "kind": kind,
             "kind_label": enabled_kinds()[kind][0],
             "name_form": name_form,
             "config_form": config_form,
+            "failed_check": failed_check,
+            "check_seconds": check_seconds(),
+            "next_step": _next_step(kind),
         }
         return render(request, "connections/new.html", context, status=status)
+
+
+#: The name of the **Save anyway** button, shown after a test failed.
+SAVE_ANYWAY = "save_anyway"
+
+
+def _next_step(kind: str) -> ConnectorPage | None:
+    """The connector's page a new connection continues on (a CSV file's Column mapping)."""
+    return next((page for page in connector_class(kind).pages if page.next_step), None)
+
+
+def _first_page(connection: Connection) -> str:
+    """Where a new connection opens: the connector's next step, else its Overview."""
+    page = _next_step(connection.kind)
+    if page is not None:
+        return reverse(f"connections:{connection.kind}:{page.url_name}", args=[connection.pk])
+    return reverse("connections:overview", args=[connection.pk])
 
 
 # -- overview ------------------------------------------------------------------
@@ -150,7 +173,8 @@ class ConnectionCreateView(StaffRequiredMixin, View):
 def _progress(run: SyncRun) -> dict[str, Any]:
     return {
         "id": run.pk,
-        "title": run_title(run),
+        "title": run.title,
+        "scope": run.get_scope_display(),
         "status": run.status,
         "status_label": run.get_status_display(),
         "stage": run.progress_stage or ("Waiting for a worker" if run.status == SyncRun.Status.QUEUED else ""),
@@ -171,7 +195,8 @@ def _active(connection: Connection) -> SyncRun | None:
 
 def _checklist(connection: Connection, has_locations: bool) -> list[dict[str, Any]]:
     """The recommended order for a new connection, with what is done."""
-    useful = connection.runs.filter(status__in=_USEFUL)
+    # Runs that read the source to the end count as done, whatever they found.
+    useful = connection.runs.filter(status__in=SyncRun.COMPLETED_STATUSES)
     employee_scopes = (SyncRun.Scope.EMPLOYEES, SyncRun.Scope.ALL)
     steps = []
     if has_locations:
@@ -194,6 +219,52 @@ def _checklist(connection: Connection, has_locations: bool) -> list[dict[str, An
     return steps
 
 
+#: The last run's person counters, in order: counts key (also its label) →
+#: the run page's ``action`` filter that lists them, "" when none does.
+_PERSON_STATS = {
+    "created": "create",
+    "linked": "link",
+    "updated": "update",
+    # Unchanged records are mostly counted, not listed: no list to open.
+    "unchanged": "",
+    "skipped": "skip",
+    "deactivated": "deactivate",
+    "reactivated": "reactivate",
+    "conflicts": "conflict",
+    "errors": "error",
+}
+#: Counters that are a problem when they are not zero, and how it shows.
+_STAT_TONES = {"conflicts": "is-warn", "errors": "is-bad"}
+
+
+def _read_employees(run: SyncRun | None) -> bool:
+    """Whether ``run`` has person counters to show: it read employees (not
+    locations only) and planned them (it did not fail or get cancelled)."""
+    return (
+        run is not None
+        and run.scope != SyncRun.Scope.LOCATIONS
+        and run.status in (*SyncRun.COMPLETED_STATUSES, SyncRun.Status.BLOCKED)
+    )
+
+
+def _last_run_stats(connection: Connection, run: SyncRun, counts: dict[str, Any]) -> list[dict[str, Any]]:
+    """The last run's person counters, each linked to the records it counts:
+    conflicts to the Employees tab, where they are resolved; the others to
+    the run's report, filtered."""
+    run_url = reverse("connections:run", args=[connection.pk, run.pk])
+    stats = []
+    for key, action in _PERSON_STATS.items():
+        value = counts[key]
+        url = ""
+        if value and key == "conflicts":
+            url = reverse("connections:employees", args=[connection.pk]) + "?filter=conflicts"
+        elif value and action:
+            url = f"{run_url}?action={action}"
+        tone = _STAT_TONES.get(key, "") if value else "is-zero"
+        stats.append({"label": key, "value": value, "url": url, "tone": tone})
+    return stats
+
+
 class ConnectionOverviewView(CheckResultMixin, ConnectionTabMixin, TemplateView):
     template_name = "connections/overview.html"
     active_tab = "overview"
@@ -206,17 +277,24 @@ class ConnectionOverviewView(CheckResultMixin, ConnectionTabMixin, TemplateView)
         last = _last_finished(connection)
         checklist = _checklist(connection, has_locations)
         unmapped = connection.depot_mappings.filter(depot__isnull=True).count() if has_locations else 0
+        last_counts = sync_run_counts(run=last) if last else None
         return super().get_context_data(
             has_locations=has_locations,
             active_run=active,
             progress=_progress(active) if active else None,
             last_run=last,
-            last_run_title=run_title(last) if last else "",
-            last_counts=sync_run_counts(run=last) if last else None,
+            last_counts=last_counts,
+            last_stats=_last_run_stats(connection, last, last_counts) if _read_employees(last) else [],
+            last_location_stats=[
+                (LOCATION_COUNT_LABELS.get(key, key), value)
+                for key, value in (last_counts or {}).get("locations", {}).items()
+            ],
+            history=run_history_chart(connection=connection),
             checklist=checklist,
             checklist_done=all(step["done"] for step in checklist),
             unmapped_locations=unmapped,
             interval_text=interval_text(connection.sync_interval),
+            check_seconds=check_seconds(),
             **kwargs,
         )
 
@@ -240,7 +318,7 @@ class ConnectionSyncView(ConnectionTabMixin, View):
         except TaskQueueUnreachable as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"{run_title(run)} #{run.pk} queued.")
+            messages.success(request, f"{run.title} of {run.get_scope_display().lower()} queued.")
         return redirect("connections:overview", pk)
 
 
@@ -250,6 +328,8 @@ _OPTION_MESSAGES = {
     ("credential_notifications", True): "Credential notifications are on: each new person gets a login "
     "and an email to set a password.",
     ("credential_notifications", False): "Credential notifications are off: new people get no login or email.",
+    ("enabled", True): "The connection is enabled: it can sync again.",
+    ("enabled", False): "The connection is disabled: it does not sync until you enable it.",
 }
 
 
@@ -284,7 +364,7 @@ class ConnectionProgressView(ConnectionTabMixin, View):
         if last is not None:
             last_data = {
                 **sync_run_summary(run=last),
-                "title": run_title(last),
+                "title": last.title,
                 "status_label": last.get_status_display(),
                 "url": reverse("connections:run", args=[pk, last.pk]),
             }
@@ -303,7 +383,7 @@ class ConnectionTestView(ConnectionTabMixin, View):
             check = services.connection_check(connection=self.connection)
         check_remember(request, self.connection, check)
         check_flash(request, check)
-        return redirect(safe_next(request) or reverse("connections:overview", args=[pk]))
+        return page_redirect(request, safe_next(request) or reverse("connections:overview", args=[pk]))
 
 
 # -- settings and delete -------------------------------------------------------
@@ -312,6 +392,9 @@ class ConnectionTestView(ConnectionTabMixin, View):
 class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView):
     template_name = "connections/settings.html"
     active_tab = "settings"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(check_seconds=check_seconds(), **kwargs)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         connection = self.connection
@@ -322,34 +405,40 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
         ))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Save and test. Changed connector settings are tested before they
+        are saved: a failing test shows the form again with the reason and
+        **Save anyway**, and the working settings stay."""
         connection = self.connection
         cls = connector_class(connection.kind)
         form = ConnectionSettingsForm(data=request.POST, exclude_pk=pk)
         status_formset = status_map_formset(connection, data=request.POST)
-        service_error = None
+        service_error = failed_check = None
         if form.is_valid() & status_formset.is_valid():
             config, secrets = connector_form_values(cls, request.POST)
+            save_anyway = SAVE_ANYWAY in request.POST
             try:
-                with transaction.atomic():
-                    connection.name = form.cleaned_data["name"]
-                    services.connection_update(
+                connection.name = form.cleaned_data["name"]
+                with vendor_deadline(saved=save_anyway, before_saving=not save_anyway):
+                    saved, check = services.connection_update_tested(
                         connection=connection, options=form.options(), config=config, secrets=secrets,
-                        status_map=status_formset.status_map(),
+                        status_map=status_formset.status_map(), save_failing=save_anyway,
                     )
             except ValidationError as exc:
                 service_error = exc
             else:
-                with vendor_deadline(saved=True):
-                    check = services.connection_check(connection=connection)
-                check_remember(request, connection, check)
-                check_flash(request, check, prefix="Settings saved. ")
-                return redirect("connections:settings", pk)
+                if saved:
+                    check_remember(request, connection, check)
+                    check_flash(request, check, prefix="Settings saved. ")
+                    return page_redirect(request, reverse("connections:settings", args=[pk]))
+                failed_check = check
         # The services may have half-applied the values to the instance: show the saved one.
         connection.refresh_from_db()
-        config_form = connector_config_form(cls, data=request.POST, connection=connection)
+        config_form = connector_config_form(cls, data=request.POST, connection=connection, secrets_typed=True)
         if service_error is not None:
             add_save_error(form, config_form, service_error)
-        context = self.get_context_data(form=form, config_form=config_form, status_formset=status_formset)
+        context = self.get_context_data(
+            form=form, config_form=config_form, status_formset=status_formset, failed_check=failed_check,
+        )
         return self.render_to_response(context, status=400)
 
 

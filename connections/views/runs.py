@@ -3,7 +3,6 @@ admin takes on a run (approve or reject a blocked run, apply a dry run)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
-from connections.models import SyncRun
+from connections.models import Connection, SyncRun
 from connections.runs import (
     ConnectionDisabled,
     SyncAlreadyRunning,
@@ -25,17 +24,28 @@ from connections.runs import (
     sync_run_approve,
     sync_run_reject,
 )
+from connections.reports import (
+    WITH_WARNINGS,
+    ChangeListing,
+    sync_run_change_counts,
+    sync_run_changes_at,
+    sync_run_report_changes,
+)
+from connections.services import connection_custom_field_labels
 from connections.summaries import SUMMARY_COUNT_KEYS, sync_run_counts
 from connections.sync.changes import Action
+from connections.sync.streams import EMPLOYEES, LOCATIONS
 from connections.views.base import ConnectionTabMixin
+from connections.views.run_report import change_rows
+from connectors.registry import connector_class
 from hrsync.csv_export import csv_lines
 
 Status = SyncRun.Status
 
 #: Finished dry runs that can be applied as they are.
-APPLICABLE_STATUSES = (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS)
+APPLICABLE_STATUSES = SyncRun.COMPLETED_STATUSES
 #: An application in one of these states means the dry run was (or is being) applied.
-APPLIED_STATUSES = (*SyncRun.ACTIVE_STATUSES, Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS, Status.BLOCKED)
+APPLIED_STATUSES = (*SyncRun.ACTIVE_STATUSES, *SyncRun.COMPLETED_STATUSES, Status.BLOCKED)
 
 #: The action filter of a run page, in this order; "warnings" is any action with warnings.
 ACTION_FILTERS = (
@@ -47,8 +57,10 @@ ACTION_FILTERS = (
     ("conflict", "Conflict"),
     ("error", "Error"),
     ("unchanged", "Unchanged"),
+    ("skip", "Skipped"),
 )
-WARNINGS_FILTER = "warnings"
+WARNINGS_FILTER = WITH_WARNINGS
+ACTION_LABELS = dict(ACTION_FILTERS)
 
 LOCATION_COUNT_LABELS = {"create": "new", "update": "renamed", "unchanged": "unchanged"}
 
@@ -70,10 +82,18 @@ def run_duration(run: SyncRun) -> str:
     return f"{hours} h {minutes} min"
 
 
+#: Count keys that are plural nouns, as one of them reads: "1 conflict".
+_ONE_OF = {"conflicts": "conflict", "errors": "error", "warnings": "warning"}
+
+
 def run_counts_summary(run: SyncRun) -> str:
     """"3 created · 1 updated · locations: 2 new" — only what is not zero."""
     counts = sync_run_counts(run=run)
-    parts = [f"{counts[key]} {key}" for key in SUMMARY_COUNT_KEYS if key != "unchanged" and counts[key]]
+    parts = [
+        f"{counts[key]} {_ONE_OF.get(key, key) if counts[key] == 1 else key}"
+        for key in SUMMARY_COUNT_KEYS
+        if key != "unchanged" and counts[key]
+    ]
     locations = counts.get("locations") or {}
     location_parts = [
         f"{value} {LOCATION_COUNT_LABELS.get(key, key)}" for key, value in locations.items() if value
@@ -82,7 +102,7 @@ def run_counts_summary(run: SyncRun) -> str:
         parts.append("locations: " + ", ".join(location_parts))
     if parts:
         return " · ".join(parts)
-    if run.status in (Status.SUCCEEDED, Status.COMPLETED_WITH_ERRORS):
+    if run.status in SyncRun.COMPLETED_STATUSES:
         return "no changes"
     return "—"
 
@@ -92,11 +112,21 @@ def _get_run(view: ConnectionTabMixin, run_id: int, queryset: QuerySet | None = 
     return get_object_or_404(queryset, pk=run_id, connection=view.connection)
 
 
-def _deactivations(run: SyncRun) -> list[dict[str, Any]]:
-    return [c for c in (run.report or {}).get("changes", []) if c.get("action") == Action.DEACTIVATE]
-
-
 # -- history ------------------------------------------------------------------------
+
+#: Triggers every connection can produce: a person, the schedule, the command line.
+_TRIGGERS_ANY_CONNECTION = frozenset({SyncRun.Trigger.MANUAL, SyncRun.Trigger.SCHEDULE, SyncRun.Trigger.CLI})
+
+
+def _trigger_choices(connection: Connection) -> list[tuple[str, str]]:
+    """The triggers this connection's runs can have: those of every
+    connection, its connector's inbound ones, and any its runs already have
+    (a connector may have changed since)."""
+    possible = _TRIGGERS_ANY_CONNECTION | connector_class(connection.kind).inbound
+    # No ordering: the model's would make DISTINCT run over it too.
+    used = set(connection.runs.order_by().values_list("trigger", flat=True).distinct())
+    return [(value, label) for value, label in SyncRun.Trigger.choices if value in possible | used]
+
 
 
 class RunListView(ConnectionTabMixin, TemplateView):
@@ -135,7 +165,7 @@ class RunListView(ConnectionTabMixin, TemplateView):
             trigger=trigger,
             filtered=bool(status or kind or trigger),
             status_choices=Status.choices,
-            trigger_choices=SyncRun.Trigger.choices,
+            trigger_choices=_trigger_choices(self.connection),
             **kwargs,
         )
 
@@ -144,70 +174,102 @@ class RunListView(ConnectionTabMixin, TemplateView):
 
 
 class RunDetailView(ConnectionTabMixin, TemplateView):
+    """A run's page. A report may list 100,000 changes: the page filters,
+    counts, searches and pages on the report's index and opens only the
+    chunks its 50 changes are in (``connections.reports``)."""
+
     template_name = "connections/run_detail.html"
     active_tab = "runs"
-    paginate_by = 100
-    #: How many of a blocked run's deactivations are listed above the report.
-    deactivations_shown = 100
+    paginate_by = 50
+    #: How many of a blocked run's deactivations are named beside Approve/Reject.
+    deactivations_shown = 20
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         run = _get_run(
             self, self.kwargs["run_id"], SyncRun.objects.select_related("requested_by", "decided_by")
         )
-        report = run.report or {}
-        changes: list[dict[str, Any]] = report.get("changes") or []
-        action_counts: Counter[str] = Counter()
-        with_warnings = 0
-        for change in changes:
-            action_counts[change.get("action", "")] += 1
-            if change.get("warnings"):
-                with_warnings += 1
-
+        head = run.report or {}
+        query = self.request.GET.get("q", "").strip()
         current = self.request.GET.get("action", "")
-        if current == WARNINGS_FILTER:
-            shown = [c for c in changes if c.get("warnings")]
-        elif current in dict(ACTION_FILTERS):
-            shown = [c for c in changes if c.get("action") == current]
-        else:
-            current, shown = "", changes
-        # Only the page's rows reach the template: a report may hold 100,000.
+        if current not in dict(ACTION_FILTERS) and current != WARNINGS_FILTER:
+            current = ""
+        by_action, with_warnings = sync_run_change_counts(run=run, query=query)
+        matching = with_warnings if current == WARNINGS_FILTER else by_action[current] if current else by_action.total()
+        shown = ChangeListing(run_id=run.pk, count=matching, action=current, query=query)
         page = Paginator(shown, self.paginate_by).get_page(self.request.GET.get("page"))
+        custom_labels = connection_custom_field_labels(connection=self.connection)
 
-        action_filters = [("", "All", len(changes), current == "")]
-        action_filters += [(slug, label, action_counts[slug], current == slug) for slug, label in ACTION_FILTERS]
+        def in_words(index_rows: Iterable[Any]) -> list[Any]:
+            return change_rows(
+                sync_run_changes_at(rows=index_rows), connection=self.connection,
+                custom_labels=custom_labels, action_labels=ACTION_LABELS,
+            )
+
+        rows = in_words(page.object_list)
+
+        action_filters = [("", "All", by_action.total(), current == "")]
+        action_filters += [(slug, label, by_action[slug], current == slug) for slug, label in ACTION_FILTERS]
         action_filters.append((WARNINGS_FILTER, "With warnings", with_warnings, current == WARNINGS_FILTER))
 
-        applications = list(run.applications.only("id", "status", "created_at").order_by("-created_at"))
+        applications = list(run.applications.only("id", "dry_run", "status", "created_at").order_by("-created_at"))
         can_apply = (
             run.dry_run
             and run.status in APPLICABLE_STATUSES
             and not any(a.status in APPLIED_STATUSES for a in applications)
         )
-        deactivations = _deactivations(run) if run.status == Status.BLOCKED else []
         counts = sync_run_counts(run=run)
+        streams = _streams_read(run, head)
+        deactivations: list[Any] = []
+        if run.status == Status.BLOCKED:
+            leaving = ChangeListing(run_id=run.pk, count=counts["deactivated"], action=Action.DEACTIVATE)[
+                : self.deactivations_shown
+            ]
+            deactivations = in_words(leaving)
         return super().get_context_data(
             run=run,
-            counts=[(key, counts[key]) for key in SUMMARY_COUNT_KEYS],
-            location_counts=[
-                (LOCATION_COUNT_LABELS.get(k, k), v) for k, v in (counts.get("locations") or {}).items()
-            ],
+            counts=[(key, counts[key]) for key in SUMMARY_COUNT_KEYS] if EMPLOYEES.name in streams else [],
+            location_counts=_location_counts(counts) if LOCATIONS.name in streams else [],
             duration=run_duration(run),
             counts_summary=run_counts_summary(run),
             deactivates=counts["deactivated"],
             page=page,
-            changes=page.object_list,
-            has_changes=bool(changes),
-            unchanged_not_listed=report.get("unchanged_not_listed", 0),
+            changes=rows,
+            has_changes=bool(by_action) or bool(query),
+            unchanged_not_listed=head.get("unchanged_not_listed", 0),
             action_filters=action_filters,
             current_action=current,
-            locations=report.get("locations") or [],
-            notes=report.get("notes") or [],
+            current_action_label=dict(ACTION_FILTERS).get(current, "With warnings" if current else ""),
+            query=query,
+            locations=head.get("locations") or [],
+            notes=head.get("notes") or [],
             applications=applications,
             can_apply=can_apply,
-            deactivations=deactivations[: self.deactivations_shown],
-            deactivation_count=len(deactivations),
+            deactivations=deactivations,
+            deactivation_count=counts["deactivated"],
             **kwargs,
         )
+
+
+def _streams_read(run: SyncRun, head: dict[str, Any]) -> set[str]:
+    """The streams the run read, as its report says; a report written before
+    reports said so, by the run's scope."""
+    if head.get("streams"):
+        return set(head["streams"])
+    if not run.counts:
+        return set()
+    return {
+        SyncRun.Scope.EMPLOYEES: {EMPLOYEES.name},
+        SyncRun.Scope.LOCATIONS: {LOCATIONS.name},
+    }.get(run.scope, {EMPLOYEES.name, LOCATIONS.name})
+
+
+#: A run page's location counters.
+LOCATION_STAT_LABELS = {"create": "New locations", "update": "Renamed locations", "unchanged": "Unchanged locations"}
+
+
+def _location_counts(counts: dict[str, Any]) -> list[tuple[str, int]]:
+    locations = counts.get("locations") or {}
+    return [(label, int(locations.get(key) or 0)) for key, label in LOCATION_STAT_LABELS.items()]
 
 
 # -- the report as CSV ----------------------------------------------------------------
@@ -238,8 +300,8 @@ class RunReportCsvView(ConnectionTabMixin, View):
     http_method_names = ["get", "head"]
 
     def get(self, request: HttpRequest, pk: int, run_id: int) -> StreamingHttpResponse:
-        run = _get_run(self, run_id)
-        changes = (run.report or {}).get("changes") or []
+        run = _get_run(self, run_id, SyncRun.objects.defer("report"))
+        changes = sync_run_report_changes(run_id=run.pk)
         response = StreamingHttpResponse(csv_lines(report_csv_rows(changes)), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="hrsync-run-{run.pk}.csv"'
         return response
@@ -259,7 +321,7 @@ class _RunDecisionView(ConnectionTabMixin, View):
     def post(self, request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
         run = _get_run(self, run_id, SyncRun.objects.defer("report"))
         if run.status != Status.BLOCKED:
-            messages.warning(request, f"Run #{run.pk} is {run.get_status_display().lower()}, not blocked: nothing to decide.")
+            messages.warning(request, f"{run.title} is {run.get_status_display().lower()}, not blocked: nothing to decide.")
             return redirect("connections:run", pk=self.connection.pk, run_id=run.pk)
         if request.POST.get("confirm") != "yes":
             deactivating = sync_run_counts(run=run)["deactivated"]
@@ -282,7 +344,7 @@ class RunApproveView(_RunDecisionView):
 
     def decide(self, run: SyncRun) -> None:
         sync_run_approve(run=run, user=self.request.user)
-        messages.success(self.request, f"Approved: run #{run.pk} is being applied.")
+        messages.success(self.request, f"Approved: {run.title} is being applied.")
 
 
 class RunRejectView(_RunDecisionView):
@@ -290,7 +352,7 @@ class RunRejectView(_RunDecisionView):
 
     def decide(self, run: SyncRun) -> None:
         sync_run_reject(run=run, user=self.request.user)
-        messages.success(self.request, f"Rejected: nothing from run #{run.pk} was applied.")
+        messages.success(self.request, f"Rejected: nothing from {run.title} was applied.")
 
 
 class RunApplyView(ConnectionTabMixin, View):
@@ -299,10 +361,10 @@ class RunApplyView(ConnectionTabMixin, View):
     def post(self, request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
         dry_run = _get_run(self, run_id, SyncRun.objects.defer("report"))
         dry_run.connection = self.connection
-        applied = dry_run.applications.filter(status__in=APPLIED_STATUSES).only("id").first()
+        applied = dry_run.applications.filter(status__in=APPLIED_STATUSES).only("id", "dry_run").first()
         if applied is not None:
             # A second click must not sync again under the dry run's name.
-            messages.warning(request, f"Dry run #{dry_run.pk} was applied already, by run #{applied.pk}.")
+            messages.warning(request, f"{dry_run.title} was applied already, by {applied.title}.")
             return redirect("connections:run", pk=self.connection.pk, run_id=applied.pk)
         deactivating = sync_run_counts(run=dry_run)["deactivated"]
         if deactivating and request.POST.get("confirm") != "yes":
@@ -318,5 +380,5 @@ class RunApplyView(ConnectionTabMixin, View):
         except TaskQueueUnreachable as exc:
             messages.error(request, str(exc))
             return redirect("connections:run", pk=self.connection.pk, run_id=dry_run.pk)
-        messages.success(request, f"Applying dry run #{dry_run.pk}: run #{run.pk} is on its way.")
+        messages.success(request, f"Applying {dry_run.title}: {run.title} is on its way.")
         return redirect("connections:run", pk=self.connection.pk, run_id=run.pk)

@@ -100,6 +100,7 @@ _MESSAGES: dict[int, str] = {
 class ActionHRMConnector(Connector):
     kind = "actionhrm"
     label = "ActionHRM"
+    description = "Reads employees and locations from your ActionHRM account through its API on every sync."
     config_form = ActionHRMConfigForm
     settings_class = ActionHRMSettings
     settings: ActionHRMSettings
@@ -341,7 +342,10 @@ def _date(value: Any, name: str, problems: list[str]) -> dt.date | None:
     parsed = iso_date(text)
     if parsed is not None:
         return parsed
-    problems.append(f"{name} {text[:40]!r} is not a date (YYYY-MM-DD)")
+    # Imported here: connectors load before the apps whose models the rules read.
+    from hrsync.people.rules import date_problem
+
+    problems.append(date_problem(label=name, text=text))
     return None
 
 

@@ -22,9 +22,12 @@ class ActionHRMConfigForm(forms.Form):
         max_length=255,
         label="Sub-domain",
         help_text=(
-            f"The part before .{VENDOR_DOMAIN} in your ActionHRM address, such as my-company."
+            f"The part before .{VENDOR_DOMAIN} in your ActionHRM address, such as my-company. "
+            "Needed unless you enter a base URL below."
         ),
     )
+    # Not required by the field alone (a base URL replaces it), but not optional.
+    subdomain.required_when = "there is no base URL"
     username = forms.CharField(max_length=200, label="API username")
     password = forms.CharField(
         max_length=500,

@@ -158,12 +158,7 @@ def check_settings(
                         "column number.",
                         field=name,
                     )
-        if not columns:
-            raise SettingProblem(
-                "Without a header row, map the columns by position, such as "
-                '{"1": "employee_reference", "2": "first_name"}.',
-                field="columns",
-            )
+        # No columns yet: the Column mapping page maps them by position, from the file.
     targets = {target: column for column, target in columns.items()}
     if status_column and all_active:
         raise SettingProblem(
@@ -359,8 +354,8 @@ class ColumnPlan:
 @cache
 def _length_rule() -> tuple[Callable[..., str | None], Mapping[str, int]]:
     # The directory's own rule, so a row names its column at fault; imported
-    # on first use because the planner needs the models loaded.
-    from connections.sync.planner import MAX_LENGTHS, person_field_length_problem
+    # on first use because the rules need the models loaded.
+    from hrsync.people.rules import MAX_LENGTHS, person_field_length_problem
 
     return person_field_length_problem, MAX_LENGTHS
 
@@ -383,8 +378,8 @@ def resolve_columns(
     if not columns:
         if not has_header:
             raise ConnectorError(
-                "The file has no header row, so its columns must be mapped by position "
-                '(Columns, such as {"1": "employee_reference", "2": "first_name"}).',
+                "The file has no header row, so its columns must be mapped by position: "
+                "map them on the Column mapping page.",
                 permanent=True,
             )
         columns = suggest_columns(header)

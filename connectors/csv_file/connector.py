@@ -62,6 +62,7 @@ PREVIEW_ROWS = 10
 class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
     kind = "csv_file"
     label = "CSV file (SFTP/HTTPS)"
+    description = "Reads a CSV file of employees from an SFTP server or an HTTPS address on every sync."
     config_form = CsvFileConfigForm
     settings_class = CsvFileSettings
     settings: CsvFileSettings
@@ -76,7 +77,8 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
             label="Column mapping",
             url_name="columns",
             settings_help="Choose which person field each column fills on the {link} page, from the file's own "
-            "header. (The column settings below are the same mapping as text.)",
+            "header.",
+            next_step=True,
         ),
     )
     default_status_map: ClassVar[dict[str, str]] = {
@@ -108,6 +110,15 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
         return frozenset(owned)
 
     # -- settings ----------------------------------------------------------
+
+    def custom_field_labels(self) -> dict[str, str]:
+        """The header of the column mapped to each custom field."""
+        prefix = column_rules.CUSTOM_PREFIX
+        return {
+            target[len(prefix):]: header
+            for header, target in (self.settings.columns or {}).items()
+            if target.startswith(prefix) and not header.isdigit()
+        }
 
     @property
     def address(self) -> FileAddress:
@@ -206,6 +217,12 @@ class CsvFileConnector(HostKeyPinning, ColumnMapped, Connector):
         """Read the head of the file and show how its first rows map."""
         try:
             with self._table() as table:
+                if table.header is None and not self.settings.columns:
+                    # Readable, and nothing to map it by yet: the Column mapping page is next.
+                    return Check(ok=True, message=(
+                        f"Read {self.address.where}: {table.width} columns and no header row. Map them "
+                        "by position on the Column mapping page before the first sync."
+                    ))
                 plan = self._plan(table)
                 sample = [
                     plan.preview(plan.record(line, row), line)

@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django import forms
+from django.utils.html import format_html
 
-from connections.previews import person_field_label
-from connectors.base import ColumnLayout, setting_clean
+from connectors.base import ColumnLayout, FormSection, setting_clean
 from connectors.csv_file import columns as column_rules
 from connectors.csv_file import ssh
 from connectors.csv_file.settings import (
@@ -23,6 +23,7 @@ from connectors.csv_file.settings import (
     DEFAULT_QUOTECHAR,
     DELIMITER_CHOICES,
     ENCODING_CHOICES,
+    local_files_allowed,
     normalise_date_format,
     normalise_delimiter,
     normalise_encoding,
@@ -30,6 +31,8 @@ from connectors.csv_file.settings import (
     normalise_uri,
     parse_uri,
 )
+from hrsync.people.labels import field_label
+
 
 class _AliasChoiceField(forms.ChoiceField):
     """A select that also accepts the spellings an admin types on the command line."""
@@ -45,50 +48,125 @@ class _AliasChoiceField(forms.ChoiceField):
             raise forms.ValidationError(str(exc), code="invalid") from None
 
 
+#: The choice of ``ChoiceOrOtherSelect`` that means "the text box says it".
+OTHER_CHOICE = "other"
+
+#: Common date formats, shown as a date an admin recognises.
+DATE_FORMAT_CHOICES = [
+    ("%Y-%m-%d", "2024-01-31 (YYYY-MM-DD)"),
+    ("%d/%m/%Y", "31/01/2024 (DD/MM/YYYY)"),
+    ("%m/%d/%Y", "01/31/2024 (MM/DD/YYYY)"),
+    ("%d.%m.%Y", "31.01.2024 (DD.MM.YYYY)"),
+    ("%d-%m-%Y", "31-01-2024 (DD-MM-YYYY)"),
+    ("%d/%m/%y", "31/01/24 (DD/MM/YY)"),
+    ("%d %b %Y", "31 Jan 2024 (D MMM YYYY)"),
+    ("%d %B %Y", "31 January 2024 (D MMMM YYYY)"),
+]
+
+
+class ChoiceOrOtherSelect(forms.Select):
+    """A select of common values and "Other…", with a text box for the rare
+    value the list lacks. It posts one value, as a text box would: the
+    choice, or the text when "Other…" is chosen; so the services and the
+    command line set the setting as plain text. Without JavaScript the text
+    box is always shown; connection-setup.js shows it only for "Other…"."""
+
+    other_suffix = "_other"
+
+    def __init__(self, *, choices: list[tuple[str, str]], other_label: str, attrs: dict | None = None) -> None:
+        super().__init__(attrs={**(attrs or {}), "data-other-select": ""},
+                         choices=[*choices, (OTHER_CHOICE, "Other…")])
+        self.other_label = other_label
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        choice = data.get(name)
+        if choice == OTHER_CHOICE:
+            return data.get(name + self.other_suffix, "")
+        return choice
+
+    def render(self, name: str, value: Any, attrs: dict | None = None, renderer: Any = None) -> str:
+        text = "" if value is None else str(value)
+        listed = text in {choice for choice, _label in self.choices} and text != OTHER_CHOICE
+        select = super().render(name, text if listed else OTHER_CHOICE, attrs, renderer)
+        other_id = f"{(attrs or {}).get('id') or name}{self.other_suffix}"
+        box = forms.TextInput(attrs={"id": other_id, "spellcheck": "false"}).render(
+            name + self.other_suffix, "" if listed else text, renderer=renderer
+        )
+        return format_html('{}<span class="other-value" data-other-value><label for="{}">{}</label>{}</span>',
+                           select, other_id, self.other_label, box)
+
+
+#: ``data-schemes``: the addresses a field is for (connection-setup.js hides it for the others).
+SFTP_ONLY = {"data-schemes": "sftp"}
+HTTPS_ONLY = {"data-schemes": "https"}
+SIGN_IN = {"data-schemes": "sftp https"}
+
+
 class CsvFileConfigForm(forms.Form):
+    #: What the pages show, grouped. The column settings (``columns``,
+    #: ``key_column``, …) are left to the Column mapping page; the command
+    #: line sets them too.
+    sections = (
+        FormSection(
+            "Where the file is",
+            ("uri", "host_key", "ca_bundle"),
+            help="Fields marked SFTP are for an sftp:// address, those marked HTTPS for an https:// address.",
+        ),
+        FormSection(
+            "How to sign in",
+            ("username", "password", "private_key", "passphrase"),
+            help="An SFTP server needs a username and a password or private key. A web server (HTTPS) "
+            "needs them only if it asks for a login.",
+        ),
+        FormSection(
+            "How the file is written",
+            ("delimiter", "encoding", "quotechar", "has_header", "date_format"),
+        ),
+    )
+
     uri = forms.CharField(
         max_length=2000,
         label="File address",
-        help_text=(
-            "The full address of the file: sftp://host[:port]/path/staff.csv or "
-            "https://host[:port]/path/staff.csv. sftp://host/~/staff.csv is relative to the "
-            "account's home folder."
-        ),
+        widget=forms.TextInput(attrs={
+            "data-scheme-source": "", "spellcheck": "false", "placeholder": "sftp://files.example.com/exports/staff.csv",
+        }),
     )
     username = forms.CharField(
         required=False,
         max_length=200,
         label="Username",
         help_text="SFTP: required. HTTPS: only if the web server asks for a login (HTTP Basic).",
+        widget=forms.TextInput(attrs=SIGN_IN),
     )
+    username.required_when = "an SFTP address"
     password = forms.CharField(
         required=False,
         max_length=500,
         label="Password",
         strip=False,
-        widget=forms.PasswordInput(render_value=False),
+        widget=forms.PasswordInput(render_value=False, attrs=SIGN_IN),
     )
     private_key = forms.CharField(
         required=False,
         max_length=20000,
         label="Private key (SFTP)",
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false", **SFTP_ONLY}),
         help_text="OpenSSH or PEM; Ed25519, ECDSA or RSA. Instead of, or as well as, the password.",
     )
     passphrase = forms.CharField(
         required=False,
         max_length=500,
-        label="Key passphrase",
+        label="Key passphrase (SFTP)",
         strip=False,
-        widget=forms.PasswordInput(render_value=False),
+        widget=forms.PasswordInput(render_value=False, attrs=SFTP_ONLY),
         help_text="Only if the private key is encrypted.",
     )
     host_key = forms.CharField(
         required=False,
         max_length=20000,
         label="Pinned host key (SFTP)",
-        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", **SFTP_ONLY}),
         help_text=(
             "The SFTP server's key: a known_hosts line (host ssh-ed25519 AAAA…) or its "
             "SHA256:… fingerprint. hrsync never connects to a server whose key is not pinned; "
@@ -99,7 +177,7 @@ class CsvFileConfigForm(forms.Form):
         required=False,
         max_length=200000,
         label="CA bundle (HTTPS)",
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", **HTTPS_ONLY}),
         help_text=(
             "Only for a server with a private or self-signed certificate: its CA certificate(s), "
             "PEM (-----BEGIN CERTIFICATE-----…)."
@@ -138,7 +216,11 @@ class CsvFileConfigForm(forms.Form):
         max_length=50,
         initial=DEFAULT_DATE_FORMAT,
         label="Date format",
-        help_text="Such as %d/%m/%Y or DD/MM/YYYY. ISO dates (2024-01-31) are always accepted.",
+        widget=ChoiceOrOtherSelect(choices=DATE_FORMAT_CHOICES, other_label="Other format"),
+        help_text=(
+            "How the file writes 31 January 2024. ISO dates (2024-01-31) are always accepted as well. "
+            "For another format choose Other and type it, such as YYYY/DD/MM."
+        ),
     )
     columns = forms.JSONField(
         required=False,
@@ -179,6 +261,16 @@ class CsvFileConfigForm(forms.Form):
         label="Everyone in the file is active",
         help_text="The file lists active people only; whoever is missing from it has left.",
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # file:// is named only where this server accepts it (HRSYNC_ALLOW_LOCAL_FILES).
+        local = " or, on this server, file:///path/staff.csv (a file on the server itself)"
+        self.fields["uri"].help_text = (
+            "The full address of the file: sftp://host[:port]/path/staff.csv, "
+            f"https://host[:port]/path/staff.csv{local if local_files_allowed() else ''}. "
+            "sftp://host/~/staff.csv is relative to the account's home folder."
+        )
 
     # -- one field at a time ------------------------------------------------
 
@@ -265,7 +357,7 @@ def target_label(target: str) -> str:
     """"first_name" → "First name"; "custom.shoe_size" → "custom field “shoe_size”"."""
     if target.startswith(CUSTOM_PREFIX):
         return f"custom field “{target[len(CUSTOM_PREFIX):]}”"
-    return _TARGET_LABELS.get(target) or person_field_label(target)
+    return _TARGET_LABELS.get(target) or field_label(target)
 
 
 class ColumnMappingForm(forms.Form):

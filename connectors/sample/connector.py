@@ -13,6 +13,7 @@ from connectors.sample.settings import SampleSettings
 class SampleConnector(Connector):
     kind = "sample"
     label = "Sample HR data (demo)"
+    description = "Serves a bundled demo roster of made-up people and depots, to try hrsync without an HR system."
     config_form = SampleConfigForm
     settings_class = SampleSettings
     settings: SampleSettings

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.core import validators
+from django.forms.models import fields_for_model, model_to_dict
 
+from connectors.base import iso_date
+from hrsync.people import rules
 from hrsync.people.models import Depot, Person
 from hrsync.people.services import EDITABLE_FIELDS
 from hrsync.search import SearchForm
@@ -46,31 +51,70 @@ class _DateInput(forms.DateInput):
         super().__init__(format="%Y-%m-%d", **kwargs)
 
 
-class PersonForm(forms.ModelForm):
-    """A person's own fields: every editable field their connection does not own."""
+class _SyncDateField(forms.DateField):
+    """A date read as a sync reads one (``connectors.base.iso_date``) and
+    refused in the sync's words."""
 
-    manager = forms.ModelChoiceField(
-        queryset=Person.objects.all(),
-        required=False,
-        label="Manager",
-        # A select would list the whole directory; the page's picker fills the id.
-        widget=forms.NumberInput(attrs={"min": 1, "data-person-picker": "manager"}),
-        help_text="The manager's person id: search for them below the field.",
-        error_messages={"invalid_choice": "There is no person with that id."},
-    )
+    widget = _DateInput
 
-    class Meta:
-        model = Person
-        fields = EDITABLE_FIELDS
-        widgets = {
-            "date_of_birth": _DateInput(),
-            "hire_date": _DateInput(),
-            "termination_date": _DateInput(),
-        }
+    def to_python(self, value: Any) -> dt.date | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, dt.date):
+            return value
+        text = str(value).strip()
+        parsed = iso_date(text)
+        if parsed is None:
+            raise forms.ValidationError(rules.date_problem(label=str(self.label), text=text), code="invalid")
+        return parsed
 
-    def __init__(self, *args: Any, owned: Iterable[str] = (), **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+
+#: Checked by the person services with the sync's rules and words
+#: (``hrsync.people.rules``), not by Django's own validators here: one rule,
+#: one message, whether a value comes from a sync or from this form.
+_SERVICE_CHECKED = (validators.MaxLengthValidator, validators.ProhibitNullCharactersValidator)
+
+
+class PersonForm(forms.Form):
+    """A person's own fields: every editable field their connection does not own.
+
+    It reads what was typed (numbers, dates, choices); the person services
+    (``person_create``, ``person_update``) check the values by the sync's
+    rules and save them.
+    """
+
+    def __init__(
+        self, data: Any = None, *, instance: Person | None = None, owned: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        if instance is not None:
+            kwargs.setdefault("initial", model_to_dict(instance, fields=EDITABLE_FIELDS))
+        super().__init__(data, **kwargs)
+        self.fields.update(
+            fields_for_model(
+                Person,
+                fields=EDITABLE_FIELDS,
+                field_classes={
+                    "email": forms.CharField,
+                    "date_of_birth": _SyncDateField,
+                    "hire_date": _SyncDateField,
+                    "termination_date": _SyncDateField,
+                },
+            )
+        )
+        self.fields["manager"] = forms.ModelChoiceField(
+            queryset=Person.objects.all(),
+            required=False,
+            label="Manager",
+            # A select would list the whole directory; the page's picker fills the id.
+            widget=forms.NumberInput(attrs={"min": 1, "data-person-picker": "manager"}),
+            help_text="The manager's person id: search for them below the field.",
+            error_messages={"invalid_choice": "There is no person with that id."},
+        )
         for name in owned:
             self.fields.pop(name, None)
+        for field in self.fields.values():
+            field.validators = [v for v in field.validators if not isinstance(v, _SERVICE_CHECKED)]
+        if "email" in self.fields:
+            self.fields["email"].widget.input_type = "email"
         if "depot" in self.fields:
             self.fields["depot"].empty_label = "No depot"

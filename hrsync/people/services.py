@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.mail import get_connection, send_mail
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -19,9 +21,12 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from connections.models import Connection, SyncRun
+from connections.reports import sync_run_person_changes
 from connections.services import connection_connector
-from connections.sync.changes import WRITING_ACTIONS, Action
+from connections.sync.changes import WRITING_ACTIONS
 from connectors.base import RemoteEmployee
+from hrsync.people import rules
+from hrsync.people.labels import field_label
 from hrsync.people.models import Person
 from mappings.models import EmployeeMapping
 
@@ -120,36 +125,109 @@ def person_owned_fields(*, person: Person) -> frozenset[str]:
     return connection_owned_fields(connection=person.managed_by)
 
 
+def _person_values_clean(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` checked by the rules a sync applies to a record
+    (``hrsync.people.rules``), with the email as the sync stores it.
+    Raises ``ValueError`` for a key that is not editable, ``ValidationError``
+    (per field, in the sync's words) for a value a sync would refuse."""
+    unknown = sorted(set(data) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValueError(f"Not editable on the person page: {', '.join(unknown)}.")
+    values = dict(data)
+    if "email" in values:
+        # Stored lower-cased, as the sync stores it: addresses match case-insensitively.
+        values["email"] = (values["email"] or "").strip().lower()
+    if problems := rules.person_values_problems(values=values):
+        raise ValidationError(problems)
+    return values
+
+
+#: The message of the case-insensitive email constraint (``person_email_ci_unique``).
+_EMAIL_TAKEN = next(
+    str(c.violation_error_message) for c in Person._meta.constraints if c.name == "person_email_ci_unique"
+)
+
+
+def _person_full_clean(person: Person, *, exclude: list[str] | None = None) -> None:
+    """``full_clean``, with the email constraint's error on the email field:
+    Django cannot tell which field a constraint on ``Lower("email")`` is about."""
+    try:
+        person.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        errors = exc.update_error_dict({})
+        general = errors.pop(NON_FIELD_ERRORS, [])
+        taken = [error for error in general if _EMAIL_TAKEN in error.messages]
+        if taken:
+            errors.setdefault("email", []).extend(taken)
+        if rest := [error for error in general if error not in taken]:
+            errors[NON_FIELD_ERRORS] = rest
+        raise ValidationError(errors) from None
+
+
+def _person_save(person: Person, **kwargs: Any) -> None:
+    """Save, turning a lost race for an email (two admins adding the same
+    address at once) into the same error as the check before it."""
+    try:
+        with transaction.atomic():
+            person.save(**kwargs)
+    except IntegrityError:
+        if person.email and Person.objects.filter(email__iexact=person.email).exclude(pk=person.pk).exists():
+            raise ValidationError({"email": _EMAIL_TAKEN}) from None
+        raise
+
+
 def person_update(*, person: Person, data: Mapping[str, Any]) -> Person:
     """Save an admin's edit of ``person``'s own (not synced) fields.
 
     ``data`` maps field names from ``EDITABLE_FIELDS`` to cleaned values
     (model instances for depot and manager). Raises ``OwnedFieldsError`` —
     and writes nothing — if it names a field the managing connection owns,
-    whatever the form let through; ``ValidationError`` for invalid values.
+    whatever the form let through; ``ValidationError`` for invalid values,
+    by the same rules as a sync (``hrsync.people.rules``).
     """
-    unknown = sorted(set(data) - set(EDITABLE_FIELDS))
-    if unknown:
-        raise ValueError(f"Not editable on the person page: {', '.join(unknown)}.")
+    values = _person_values_clean(data)
     # Decide from the stored owner, not from whatever the caller's instance says.
     current = Person.objects.select_related("managed_by").get(pk=person.pk)
-    refused = sorted(person_owned_fields(person=current) & set(data))
+    refused = sorted(person_owned_fields(person=current) & set(values))
     if refused:
         connection = current.managed_by
-        labels = ", ".join(str(Person._meta.get_field(name).verbose_name) for name in refused)
+        labels = ", ".join(field_label(name) for name in refused)
         raise OwnedFieldsError(
-            f"Managed by {connection}: {labels} change only in {connection.kind_label}."
+            f"{labels} {'come' if len(refused) > 1 else 'comes'} from {connection.name}: "
+            f"change {'them' if len(refused) > 1 else 'it'} in {connection.kind_label}."
         )
-    if data.get("manager") is not None and data["manager"].pk == person.pk:
+    if values.get("manager") is not None and values["manager"].pk == person.pk:
         raise ValidationError({"manager": "A person cannot be their own manager."})
-    for name, value in data.items():
-        setattr(person, name, value)
-    if "email" in data:
-        # Stored lower-cased, as the sync stores it: addresses match case-insensitively.
-        person.email = (person.email or "").strip().lower()
-    unchanged = [f.name for f in Person._meta.concrete_fields if f.name not in data]
-    person.full_clean(exclude=unchanged)
-    person.save(update_fields=[*data, "updated_at"])
+    # Checked and saved on the stored copy: a refused edit leaves the
+    # caller's instance (a page's header) as it was.
+    for name, value in values.items():
+        setattr(current, name, value)
+    unchanged = [f.name for f in Person._meta.concrete_fields if f.name not in values]
+    _person_full_clean(current, exclude=unchanged)
+    _person_save(current, update_fields=[*values, "updated_at"])
+    for name in (*values, "updated_at"):
+        setattr(person, name, getattr(current, name))
+    return person
+
+
+def person_create(*, data: Mapping[str, Any], user: AbstractBaseUser) -> Person:
+    """Add a person by hand, as ``user`` (the admin).
+
+    ``data`` maps field names from ``EDITABLE_FIELDS`` to cleaned values, as
+    for ``person_update``, and is checked by the same rules as a sync. No
+    connection manages the new person, so every field stays editable on
+    their page. Their ``updated_at`` (and the row count) changes the
+    directory's fingerprint, so a dry run planned before is out of date.
+    """
+    values = _person_values_clean(data)
+    if not any(str(values.get(name) or "").strip() for name in ("first_name", "last_name")):
+        # A sync may add a record without a name (HR will send it); nobody
+        # will ever send one for a person added here.
+        raise ValidationError({"first_name": "Enter their first name, last name or both."})
+    person = Person(**values)
+    _person_full_clean(person)
+    _person_save(person)
+    logger.info("Person %s added by hand by %s", person.pk, user.get_username())
     return person
 
 
@@ -186,14 +264,11 @@ def person_run_changes(*, person: Person, runs: int = HISTORY_RUNS) -> list[Pers
     Reports are large (one entry per remote record), so this reads only the
     last ``runs`` finished real runs of the connections that map the person
     (or manage them) — dry runs and blocked, failed or rejected runs changed
-    nothing. A ``create`` entry has no person id yet (the person did not
-    exist when it was planned); it is matched by the mapping's remote id.
+    nothing — and of those only the changes the report's index files under
+    the person (``connections.reports``; a real run's creates included).
     """
-    remote_ids: dict[int, set[str]] = {}
     mapped = EmployeeMapping.objects.filter(person=person).order_by()
-    for connection_id, remote_id in mapped.values_list("connection_id", "remote_id"):
-        remote_ids.setdefault(connection_id, set()).add(remote_id)
-    connection_ids = set(remote_ids)
+    connection_ids = set(mapped.values_list("connection_id", flat=True))
     if person.managed_by_id is not None:
         connection_ids.add(person.managed_by_id)
     if not connection_ids:
@@ -202,22 +277,21 @@ def person_run_changes(*, person: Person, runs: int = HISTORY_RUNS) -> list[Pers
         SyncRun.objects.filter(
             connection_id__in=connection_ids,
             dry_run=False,
-            status__in=(SyncRun.Status.SUCCEEDED, SyncRun.Status.COMPLETED_WITH_ERRORS),
+            status__in=SyncRun.COMPLETED_STATUSES,
         )
         # Never build a full Connection here: that would decrypt its secrets.
         .select_related("connection")
         .only(
-            "id", "connection_id", "created_at", "finished_at", "report",
+            "id", "connection_id", "dry_run", "created_at", "finished_at",
             "connection__name", "connection__kind",
         )
         .order_by("-created_at", "-id")[:runs]
     )
+    recent = list(recent)
+    about = sync_run_person_changes(run_ids=[run.pk for run in recent], person_id=person.pk)
     found: list[PersonRunChange] = []
     for run in recent:
-        mine = remote_ids.get(run.connection_id, set())
-        for entry in (run.report or {}).get("changes", []):
-            if not _is_about(entry, person_id=person.pk, remote_ids=mine):
-                continue
+        for entry in about.get(run.pk, []):
             # Unchanged rows are noise, unless they say why nothing happened
             # ("protected: not deactivated").
             if entry.get("action") not in WRITING_ACTIONS and not entry.get("warnings"):
@@ -232,12 +306,6 @@ def person_run_changes(*, person: Person, runs: int = HISTORY_RUNS) -> list[Pers
                 )
             )
     return found
-
-
-def _is_about(entry: Mapping[str, Any], *, person_id: int, remote_ids: set[str]) -> bool:
-    if entry.get("person_id") is not None:
-        return entry["person_id"] == person_id
-    return entry.get("action") == Action.CREATE and entry.get("remote_id") in remote_ids
 
 
 # -- invitations -------------------------------------------------------------------

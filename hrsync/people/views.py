@@ -1,8 +1,8 @@
-"""The people directory: list, person page, protect toggle and the picker's search."""
+"""The people directory: list, Add person, person page, protect toggle and the picker's search."""
 
 from __future__ import annotations
 
-import copy
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -12,13 +12,16 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
 from django.views.generic import ListView
 
+from connections.services import connection_custom_field_labels
 from hrsync.access import StaffRequiredMixin
 from hrsync.people import services
 from hrsync.people.forms import NO_DEPOT, PersonFilterForm, PersonForm
-from hrsync.people.models import Person
+from hrsync.people.labels import CUSTOM_PREFIX, field_label
+from hrsync.people.models import Depot, Person
 from hrsync.search import search_text
 from mappings.models import EmployeeMapping
 
@@ -104,6 +107,27 @@ class PersonSearchView(StaffRequiredMixin, View):
         )
 
 
+class PersonCreateView(StaffRequiredMixin, View):
+    """Add a person by hand: no connection manages them."""
+
+    template_name = "people/new.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(request, self.template_name, {"form": PersonForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = PersonForm(request.POST)
+        if form.is_valid():
+            try:
+                person = services.person_create(data=form.cleaned_data, user=request.user)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Added {person}.")
+                return redirect("people:detail", pk=person.pk)
+        return render(request, self.template_name, {"form": form})
+
+
 class PersonDetailView(StaffRequiredMixin, View):
     template_name = "people/detail.html"
 
@@ -121,9 +145,9 @@ class PersonDetailView(StaffRequiredMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         person = self.get_person(pk)
         owned = services.person_owned_fields(person=person)
-        # The form validates a copy: a rejected edit must not leak into the
-        # page's header and read-only values.
-        form = PersonForm(request.POST, instance=copy.copy(person), owned=owned)
+        # Neither the form nor a refused save changes ``person``: the page
+        # around a rejected edit still shows what is saved.
+        form = PersonForm(request.POST, instance=person, owned=owned)
         if form.is_valid():
             try:
                 services.person_update(person=person, data=form.cleaned_data)
@@ -136,10 +160,15 @@ class PersonDetailView(StaffRequiredMixin, View):
 
     def page(self, request: HttpRequest, person: Person, owned: frozenset[str], form: PersonForm) -> HttpResponse:
         connection = person.managed_by
+        custom_labels = connection_custom_field_labels(connection=connection)
         synced = [
-            (Person._meta.get_field(name).verbose_name, _display(person, name), name)
+            (field_label(name), _display(person, name), name, _link(person, name))
             for name in services.EDITABLE_FIELDS
             if name in owned
+        ]
+        custom_fields = [
+            (field_label(CUSTOM_PREFIX + key, custom_labels=custom_labels), value)
+            for key, value in (person.custom_fields or {}).items()
         ]
         mappings = _without_connection_secrets(
             EmployeeMapping.objects.filter(person=person).select_related("connection"), "connection"
@@ -150,7 +179,12 @@ class PersonDetailView(StaffRequiredMixin, View):
             "synced": synced,
             "form": form,
             "mappings": mappings,
-            "history": services.person_run_changes(person=person),
+            "custom_fields": custom_fields,
+            "history": _history(
+                services.person_run_changes(person=person),
+                custom_labels=custom_labels,
+                managed_by_id=person.managed_by_id,
+            ),
             "history_runs": services.HISTORY_RUNS,
         }
         return render(request, self.template_name, context)
@@ -160,6 +194,57 @@ def _display(person: Person, name: str) -> Any:
     if name == "status":
         return person.get_status_display()
     return getattr(person, name)
+
+
+def _link(person: Person, name: str) -> str:
+    """Where a related value leads: the manager's page, the depot's people."""
+    if name == "manager" and person.manager_id:
+        return reverse("people:detail", args=[person.manager_id])
+    if name == "depot" and person.depot_id:
+        return f"{reverse('people:list')}?depot={person.depot_id}"
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Diff:
+    label: str
+    old: Any
+    new: Any
+    #: Where the new value leads: a depot's people.
+    link: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _HistoryEntry:
+    change: services.PersonRunChange
+    diffs: list[_Diff]
+
+
+def _history(
+    changes: list[services.PersonRunChange], *, custom_labels: dict[str, str], managed_by_id: int | None
+) -> list[_HistoryEntry]:
+    """The changes in words. Reports name depots and managers (a report
+    outlives ids); a depot's name is unique, so it still leads to its people.
+    ``custom_labels`` are the managing connection's, for its own runs."""
+    depot_names = {
+        new for change in changes for key, (_old, new) in change.fields.items() if key == "depot" and new
+    }
+    depots = dict(Depot.objects.filter(name__in=depot_names).values_list("name", "pk")) if depot_names else {}
+    people = reverse("people:list")
+    entries = []
+    for change in changes:
+        labels = custom_labels if change.run.connection_id == managed_by_id else {}
+        diffs = [
+            _Diff(
+                label=field_label(key, custom_labels=labels),
+                old=old,
+                new=new,
+                link=f"{people}?depot={depots[new]}" if key == "depot" and new in depots else "",
+            )
+            for key, (old, new) in change.fields.items()
+        ]
+        entries.append(_HistoryEntry(change=change, diffs=diffs))
+    return entries
 
 
 class PersonProtectView(StaffRequiredMixin, View):

@@ -21,6 +21,12 @@ What the fixtures give a test:
 * ``shoot(page, name)``: a full-page PNG in ``$HRSYNC_SCREENSHOTS_DIR``
   (default ``artifacts/screenshots``, which git ignores); ``width=390`` for
   the phone-sized one. A failing test also leaves ``FAILED-<test>.png`` there.
+  ``test_page_layout.py`` rewrites ``layout-<page>.png`` and
+  ``layout-<page>-390.png`` for every page on each run.
+
+Layout and accessibility (page too wide, clipped text, axe-core's serious and
+critical violations) are checked for every page in ``test_page_layout.py``;
+its docstring gives the rules.
 
 The app runs in ``live_server``: a real HTTP server in a thread of this
 process, on the test database (transactional: every request commits for real,

@@ -55,6 +55,7 @@ COUNT_KEYS = {
     "conflicts",
     "errors",
     "warnings",
+    "skipped",
 }
 CHANGE_KEYS = {"action", "remote_id", "person_id", "email", "name", "fields", "message"}
 
@@ -197,7 +198,7 @@ def test_list_shows_a_table_of_connections_with_health_and_last_run(sample):
     for column in ("NAME", "KIND", "ENABLED", "BACKGROUND SYNC", "HEALTH", "LAST RUN"):
         assert column in header
     assert rows[0].startswith(str(sample.pk)) and "Demo" in rows[0] and "ok" in rows[0]
-    assert "completed_with_errors" in rows[0]
+    assert "completed_with_conflicts" in rows[0]  # the demo roster has conflicts on purpose
     assert "Other" in rows[1] and "never" in rows[1] and "not checked" in rows[1]
 
 
@@ -502,7 +503,7 @@ def test_sync_runs_in_process_and_prints_a_summary(sample):
 
     run_ = SyncRun.objects.get()
     assert (run_.trigger, run_.scope, run_.dry_run) == ("cli", "all", False)
-    assert run_.status in {"succeeded", "completed_with_errors"}
+    assert run_.status in SyncRun.COMPLETED_STATUSES
     assert f"Sync #{run_.pk} of Demo" in out
     assert f"created {run_.counts['created']}" in out
     assert Person.objects.count() == run_.counts["created"] > 0
@@ -622,7 +623,7 @@ def test_sync_apply_run_applies_a_dry_run(sample):
     assert (summary["dry_run"], summary["trigger"]) == (False, "cli")
     assert summary["counts"]["created"] == dry["counts"]["created"]
     assert Person.objects.count() == dry["counts"]["created"]
-    assert f"Applied dry run #{dry['id']} exactly as previewed." in applied.report["notes"]
+    assert f"Dry run #{dry['id']} was applied exactly as previewed." in applied.report["notes"]
 
 
 @pytest.mark.parametrize("extra", [["--dry-run"], ["--scope", "employees"]])
@@ -693,8 +694,9 @@ def test_runs_show_json_adds_the_changes_and_notes(sample):
 
     assert SUMMARY_KEYS | {"changes", "notes"} <= set(detail)
     assert {key: detail[key] for key in SUMMARY_KEYS} == dry
-    report = SyncRun.objects.get(pk=dry["id"]).report
-    assert len(detail["changes"]) == len(report["changes"])
+    stored = SyncRun.objects.get(pk=dry["id"])
+    report = stored.report
+    assert len(detail["changes"]) == len(stored.changes) > 0
     assert all(CHANGE_KEYS <= set(change) for change in detail["changes"])
     created = next(c for c in detail["changes"] if c["action"] == "create")
     assert created["fields"]["email"][0] in (None, "")
@@ -712,6 +714,20 @@ def test_runs_show_prints_the_changes_for_people(sample):
     assert out.startswith(f"Dry run #{dry['id']} of Demo")
     assert "create" in out and "conflict" in out
     assert "email: —" in out  # a field diff, old → new
+
+
+def test_runs_show_prints_a_line_per_stream_the_run_read_with_its_counts(roster_csv):
+    dry = json.loads(run("sync", "Roster", "--dry-run", "--json")[0])
+
+    out, _ = run("runs", "show", str(dry["id"]))
+    detail = json.loads(run("runs", "show", str(dry["id"]), "--json")[0])
+
+    assert sorted(detail["streams"]) == ["employees", "locations"]
+    employees = detail["streams"]["employees"]
+    assert employees["records"] == 2 and employees["counts"]["created"] == 1
+    [line] = [line for line in out.splitlines() if line.startswith("stream employees")]
+    assert line.startswith("stream employees: 2 records, full snapshot: created 1")
+    assert "stream locations: 0 records: no changes" in out.splitlines()
 
 
 def test_runs_show_gives_the_line_of_a_row_error(roster_csv, tmp_path):
@@ -741,7 +757,7 @@ def test_runs_approve_applies_a_blocked_run(sample):
     out, _ = run("runs", "approve", str(blocked.pk))
 
     blocked.refresh_from_db()
-    assert blocked.status in {"succeeded", "completed_with_errors"}
+    assert blocked.status in SyncRun.COMPLETED_STATUSES
     assert blocked.decided_at is not None
     assert f"Sync #{blocked.pk} of Demo" in out
     assert Person.objects.filter(status="inactive").count() >= blocked.counts["deactivated"]
@@ -781,15 +797,15 @@ def test_runs_approve_of_a_run_that_is_not_blocked_exits_2(sample):
     fails("runs", "approve", "999", code=2)
 
 
-def test_runs_reject_cancels_a_blocked_run_and_changes_nothing(sample):
+def test_runs_reject_rejects_a_blocked_run_and_changes_nothing(sample):
     blocked = blocked_run(sample)
     active = Person.objects.exclude(status__in=Person.GONE_STATUSES).count()
 
     out, _ = run("runs", "reject", str(blocked.pk))
 
     blocked.refresh_from_db()
-    assert blocked.status == "cancelled"
-    assert f"Rejected run #{blocked.pk}" in out
+    assert blocked.status == "rejected"
+    assert f"Rejected Sync #{blocked.pk} of Demo: nothing was changed." in out
     assert Person.objects.exclude(status__in=Person.GONE_STATUSES).count() == active
     fails("runs", "reject", str(blocked.pk), code=2)  # only once
     fails("runs", "approve", str(blocked.pk), code=2)
@@ -799,7 +815,7 @@ def test_runs_reject_json(sample):
     blocked = blocked_run(sample)
     summary = json.loads(run("runs", "reject", str(blocked.pk), "--json")[0])
     assert set(summary) == SUMMARY_KEYS
-    assert summary["status"] == "cancelled"
+    assert summary["status"] == "rejected"
 
 
 # -- secrets ---------------------------------------------------------------------

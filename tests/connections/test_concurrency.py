@@ -65,7 +65,7 @@ def test_two_connections_linking_the_same_people_at_once_link_each_person_to_one
     outcomes = sorted(
         (run.status, run.counts["linked"], run.counts["conflicts"], run.error) for run in runs.values()
     )
-    assert outcomes == [("completed_with_errors", 0, size, ""), ("succeeded", size, 0, "")]
+    assert outcomes == [("completed_with_conflicts", 0, size, ""), ("succeeded", size, 0, "")]
     winner = next(run.connection for run in runs.values() if run.status == "succeeded")
     loser = next(run for run in runs.values() if run.status != "succeeded")
     linked = EmployeeMapping.objects.filter(state=EmployeeMapping.State.LINKED)
@@ -78,7 +78,7 @@ def test_two_connections_linking_the_same_people_at_once_link_each_person_to_one
     first = conflicts.get(remote_id="E0")
     # The person as the winning run left them: it took the roster's names.
     assert first.message == f"FirstE0 LastE0 has this email but is already linked to {winner.name}."
-    reported = {change["remote_id"]: change for change in SyncRun.objects.get(pk=loser.pk).report["changes"]}
+    reported = {change["remote_id"]: change for change in SyncRun.objects.get(pk=loser.pk).changes}
     assert reported["E0"]["action"] == "conflict" and reported["E0"]["message"] == first.message
 
 
@@ -92,7 +92,7 @@ def test_two_connections_creating_the_same_new_people_at_once_create_each_person
     outcomes = sorted(
         (run.status, run.counts["created"], run.counts["conflicts"], run.error) for run in runs.values()
     )
-    assert outcomes == [("completed_with_errors", 0, size, ""), ("succeeded", size, 0, "")]
+    assert outcomes == [("completed_with_conflicts", 0, size, ""), ("succeeded", size, 0, "")]
     winner = next(run.connection for run in runs.values() if run.status == "succeeded")
     loser = next(run for run in runs.values() if run.status != "succeeded")
     assert Person.objects.count() == size
@@ -106,7 +106,7 @@ def test_two_connections_creating_the_same_new_people_at_once_create_each_person
     # people another connection manages, as any sequential sync would.
     monkeypatch.setattr(runner, "apply_plan", apply_plan)
     again = run_sync(loser.connection, scope="employees")
-    assert (again.status, again.counts["conflicts"], again.counts["created"]) == ("completed_with_errors", size, 0)
+    assert (again.status, again.counts["conflicts"], again.counts["created"]) == ("completed_with_conflicts", size, 0)
 
 
 def _sync_two_connections_at_once(monkeypatch) -> dict[str, SyncRun]:

@@ -57,8 +57,9 @@ def test_a_dry_run_writes_nothing_but_its_run(connection, source):
         "conflicts": 0,
         "errors": 0,
         "warnings": 0,
+        "skipped": 0,
     }
-    assert {c["action"] for c in run.report["changes"]} == {"create", "update", "deactivate"}
+    assert {c["action"] for c in run.changes} == {"create", "update", "deactivate"}
 
 
 def test_applying_a_dry_run_applies_exactly_its_plan(connection, source):
@@ -71,9 +72,9 @@ def test_applying_a_dry_run_applies_exactly_its_plan(connection, source):
 
     assert applied.status == Status.SUCCEEDED
     assert applied.applied_from == dry
-    assert applied.report["changes"] == dry.report["changes"]
+    assert applied.changes == dry.changes
     assert applied.counts == dry.counts
-    assert f"Applied dry run #{dry.pk} exactly as previewed." in applied.report["notes"]
+    assert f"Dry run #{dry.pk} was applied exactly as previewed." in applied.report["notes"]
     assert Person.objects.get(email="0@example.com").first_name == "Changed"
     assert Person.objects.filter(email="new@example.com").exists()
 
@@ -88,7 +89,7 @@ def test_applying_a_stale_dry_run_plans_again_and_says_so(connection, source):
     )
 
     assert applied.counts["created"] == 2
-    assert any("changed since dry run" in note for note in applied.report["notes"])
+    assert any(f"changed since Dry run #{dry.pk}" in note for note in applied.report["notes"])
     assert Person.objects.count() == 2
 
 
@@ -170,7 +171,7 @@ def test_the_safeguard_blocks_a_mass_deactivation_and_applies_it_on_approval(con
     ]
 
 
-def test_a_rejected_run_changes_nothing(connection, source):
+def test_a_rejected_run_is_rejected_and_changes_nothing(connection, source):
     connection.safeguard_min = 0
     connection.save()
     _seed_mapped_people(connection, 4)
@@ -180,7 +181,8 @@ def test_a_rejected_run_changes_nothing(connection, source):
 
     rejected = sync_run_reject(run=blocked)
 
-    assert rejected.status == Status.CANCELLED
+    assert rejected.status == Status.REJECTED
+    assert rejected.get_status_display() == "Rejected"
     assert not Person.objects.filter(status="inactive").exists()
     with pytest.raises(SyncRunStateError):
         sync_run_approve(run=rejected, enqueue=False)

@@ -9,6 +9,9 @@ from django.core.exceptions import ValidationError
 
 from connections import services
 from connections.management.cli import settings_from_key_values
+from connections.models import Connection
+from connectors.actionhrm.connector import ActionHRMConnector
+from connectors.base import Check
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +103,61 @@ def test_status_and_field_maps_are_merged_entry_by_entry():
     assert saved.status_map["Casual"] == "active" and saved.status_map["On Leave"] == "inactive"
     assert saved.status_map["Active"] == "active"
     assert saved.field_map == {"job_title": "position"}
+
+
+# -- Save and test: a test that fails saves nothing unless asked ---------------------------
+
+
+@pytest.fixture
+def failing_check(monkeypatch):
+    """The ActionHRM check fails, as with a wrong password."""
+    monkeypatch.setattr(ActionHRMConnector, "check", lambda self: Check(ok=False, message="Rejected (401)."))
+
+
+def create_tested(*, save_failing: bool):
+    return services.connection_create_tested(
+        kind="actionhrm", name="Acme", config={"subdomain": "acme", "username": "api"},
+        secrets={"password": "pw"}, save_failing=save_failing,
+    )
+
+
+def test_a_new_connection_whose_first_test_fails_is_not_saved(failing_check):
+    connection, check = create_tested(save_failing=False)
+
+    assert connection is None
+    assert (check.ok, check.message) == (False, "Rejected (401).")
+    assert not Connection.objects.exists()
+
+
+def test_save_anyway_saves_a_new_connection_with_the_failed_test_as_its_health(failing_check):
+    connection, _check = create_tested(save_failing=True)
+
+    connection.refresh_from_db()
+    assert (connection.name, connection.secrets) == ("Acme", {"password": "pw"})
+    assert (connection.last_check_ok, connection.last_check_message) == (False, "Rejected (401).")
+
+
+def test_changed_settings_that_fail_their_test_are_not_saved(failing_check):
+    connection = actionhrm()
+    before = Connection.objects.values().get(pk=connection.pk)
+
+    saved, check = services.connection_update_tested(
+        connection=connection, options={}, config={"username": "other"}, secrets={}, status_map={},
+        save_failing=False,
+    )
+
+    assert (saved, check.ok) == (False, False)
+    assert Connection.objects.values().get(pk=connection.pk) == before
+
+
+def test_other_changes_are_saved_and_then_tested(failing_check):
+    connection = actionhrm()
+
+    saved, check = services.connection_update_tested(
+        connection=connection, options={"safeguard_min": 7}, config={}, secrets={}, status_map={},
+        save_failing=False,
+    )
+
+    connection.refresh_from_db()
+    assert (saved, check.ok) == (True, False)
+    assert (connection.safeguard_min, connection.last_check_ok) == (7, False)

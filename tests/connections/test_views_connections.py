@@ -190,6 +190,39 @@ def test_new_connection_starts_by_choosing_an_enabled_integration(client, settin
 
 
 @pytest.mark.django_db
+def test_each_kind_card_says_what_that_integration_does(client, settings):
+    settings.HRSYNC_SAMPLE_CONNECTOR = True
+
+    page = html(client.get(reverse("connections:new")))
+
+    cards = dict(re.findall(r'<strong>(.*?)</strong><span class="small muted">(.*?)</span>', page))
+    assert cards == {
+        "ActionHRM": "Reads employees and locations from your ActionHRM account through its API on every sync.",
+        "CSV file (SFTP/HTTPS)": "Reads a CSV file of employees from an SFTP server or an HTTPS address on every sync.",
+        "Sample HR data (demo)": "Serves a bundled demo roster of made-up people and depots, to try hrsync without "
+        "an HR system.",
+    }
+    assert "Reads employees, locations" not in page
+
+
+@pytest.mark.django_db
+def test_the_sub_domain_is_not_labelled_optional_but_the_base_url_is(client):
+    page = html(client.get(reverse("connections:new"), {"kind": "actionhrm"}))
+
+    assert '<label for="id_config-subdomain">Sub-domain</label>' in page
+    assert '<label for="id_config-base_url">Base URL <span class="optional">(optional)</span></label>' in page
+    assert '<label for="id_config-username">API username</label>' in page
+
+
+@pytest.mark.django_db
+def test_an_invalid_integration_choice_goes_back_to_the_cards(client):
+    response = client.get(reverse("connections:new"), {"kind": ""})
+
+    assert response.status_code == 400
+    assert "Reads employees and locations from your ActionHRM account" in html(response)
+
+
+@pytest.mark.django_db
 def test_an_unknown_integration_goes_back_to_the_choice(client):
     response = client.get(reverse("connections:new"), {"kind": "nope"})
 
@@ -230,25 +263,97 @@ def test_creating_an_actionhrm_connection_tests_it_and_shows_the_green_bar(clien
     state, text = health_bar(response)
     assert state == "ok"
     assert text == "Connected to ActionHRM at acme.actionhrm.com (1 location)"
-    assert any("Acme HR saved. Connected to ActionHRM" in m for m in flashes(response))
+    # The flash says what was done; the test's own sentence is the health bar's alone.
+    assert flashes(response) == ["Acme HR saved. The connection test passed."]
+    assert html(response).count("Connected to ActionHRM at acme.actionhrm.com") == 1
     assert vendor.calls[0].request.headers["Authorization"].startswith("Basic ")
 
 
+def field_value(page: str, name: str) -> str | None:
+    """The value attribute of the input named ``name`` (None: no value)."""
+    tag = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*>', page)
+    assert tag, f"no input {name}"
+    value = re.search(r'value="([^"]*)"', tag.group(0))
+    return value.group(1) if value else None
+
+
 @pytest.mark.django_db
-def test_a_wrong_password_saves_the_connection_with_a_red_bar_and_the_reason(client, vendor):
+def test_a_first_test_that_fails_keeps_the_form_open_and_saves_nothing(client, vendor):
+    vendor_rejects(vendor)
+
+    response = client.post(reverse("connections:new") + "?kind=actionhrm", create_form(**{"config-per_page": "80"}))
+
+    assert response.status_code == 400
+    assert Connection.objects.count() == 0
+    page = html(response)
+    assert "The connection test failed, so nothing was saved yet" in page
+    assert "ActionHRM rejected the username or password (401)" in page
+    assert re.search(r'<button type="submit" class="button" name="save_anyway" value="1"[^>]*>Save anyway</button>', page)
+    # Save anyway comes after Save and test: Enter in a field must not save a failing connection.
+    assert page.index(">Save and test</button>") < page.index(">Save anyway</button>")
+    # What was typed is kept, except the password, which is asked for again.
+    assert (field_value(page, "name"), field_value(page, "config-subdomain")) == ("Acme HR", "acme")
+    assert (field_value(page, "config-username"), field_value(page, "config-per_page")) == ("api-user", "80")
+    assert field_value(page, "config-password") is None
+    assert PASSWORD not in page
+    assert "Type “API password” again first" in page
+
+
+@pytest.mark.django_db
+def test_trying_again_and_again_leaves_no_failing_connections_behind(client, vendor):
+    vendor_rejects(vendor)
+
+    for _ in range(5):
+        client.post(reverse("connections:new") + "?kind=actionhrm", create_form())
+
+    assert Connection.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_save_anyway_saves_the_failing_connection_with_a_red_bar_and_the_reason(client, vendor):
     vendor_rejects(vendor)
 
     response = client.post(
-        reverse("connections:new") + "?kind=actionhrm", create_form(), follow=True
+        reverse("connections:new") + "?kind=actionhrm", create_form(save_anyway="1"), follow=True
     )
 
     connection = Connection.objects.get()
+    assert response.redirect_chain == [(reverse("connections:overview", args=[connection.pk]), 302)]
+    assert connection.secrets == {"password": PASSWORD}
     assert connection.last_check_ok is False
     state, text = health_bar(response)
     assert state == "bad"
     assert "ActionHRM rejected the username or password (401)" in text
-    assert any(m.startswith("Acme HR saved. The connection test failed: ActionHRM rejected") for m in flashes(response))
+    assert flashes(response) == ["Acme HR saved. The connection test failed; the bar below says why."]
+    assert html(response).count("ActionHRM rejected the username or password (401)") == 1
     assert 'role="alert"' in html(response)
+
+
+@pytest.mark.django_db
+def test_a_post_from_the_page_script_gets_the_next_address_instead_of_a_redirect(client, vendor):
+    vendor_ok(vendor)
+
+    response = client.post(
+        reverse("connections:new") + "?kind=actionhrm", create_form(), headers={"X-Hrsync-Fetch": "1"}
+    )
+
+    connection = Connection.objects.get()
+    assert response.status_code == 204
+    assert response["X-Hrsync-Location"] == reverse("connections:overview", args=[connection.pk])
+    # The flash waits for the page the script opens.
+    page = client.get(response["X-Hrsync-Location"])
+    assert flashes(page) == ["Acme HR saved. The connection test passed."]
+
+
+@pytest.mark.django_db
+def test_the_new_connection_page_says_how_long_a_test_can_take(client, settings):
+    settings.HRSYNC_WEB_CHECK_SECONDS = 20
+
+    page = html(client.get(reverse("connections:new"), {"kind": "actionhrm"}))
+
+    assert "This can take up to 20 seconds." in page
+    assert re.search(r'<form [^>]*data-check-form data-check-seconds="20"', page)
+    assert "js/connection-setup.js" in page
 
 
 @pytest.mark.django_db
@@ -295,7 +400,7 @@ def test_a_validation_error_from_the_service_is_shown_and_nothing_is_saved(clien
     def refuse(**kwargs):
         raise ValidationError({"name": ["Too similar to another name."], "config": ["Bad settings."]})
 
-    monkeypatch.setattr(services, "connection_create", refuse)
+    monkeypatch.setattr(services, "connection_create_tested", refuse)
 
     response = client.post(reverse("connections:new") + "?kind=actionhrm", create_form())
 
@@ -354,7 +459,7 @@ def test_saving_settings_with_a_blank_password_keeps_the_stored_one(client, vend
     assert connection.secrets == {"password": PASSWORD}
     assert connection.config["username"] == "other-user"
     assert health_bar(response)[0] == "ok"
-    assert any(m.startswith("Settings saved. Connected to ActionHRM") for m in flashes(response))
+    assert flashes(response) == ["Settings saved. The connection test passed."]
 
 
 @pytest.mark.django_db
@@ -443,6 +548,51 @@ def test_a_new_status_without_a_person_status_is_ignored_but_half_a_row_is_an_er
 
 
 @pytest.mark.django_db
+def test_changed_settings_that_fail_their_test_keep_the_working_ones_until_save_anyway(client, vendor):
+    vendor_ok(vendor)
+    connection = make_connection()
+    services.connection_check(connection=connection)
+    before = Connection.objects.values().get(pk=connection.pk)
+    vendor.replace(responses.GET, LOCATIONS, status=401, json={"error": "Unauthorized"})
+    data = settings_form(connection, **{"config-username": "typo-user", "config-password": NEW_PASSWORD})
+
+    response = client.post(reverse("connections:settings", args=[connection.pk]), data)
+
+    assert response.status_code == 400
+    assert Connection.objects.values().get(pk=connection.pk) == before  # the working settings, still green
+    page = html(response)
+    assert "The connection test failed, so nothing was saved yet" in page
+    assert "ActionHRM rejected the username or password (401)" in page
+    assert field_value(page, "config-username") == "typo-user"
+    assert NEW_PASSWORD not in page and PASSWORD not in page
+    assert page.index(">Save and test</button>") < page.index(">Save anyway</button>")
+
+    response = client.post(reverse("connections:settings", args=[connection.pk]), {**data, "save_anyway": "1"}, follow=True)
+
+    connection.refresh_from_db()
+    assert (connection.config["username"], connection.secrets) == ("typo-user", {"password": NEW_PASSWORD})
+    assert connection.last_check_ok is False
+    assert health_bar(response)[0] == "bad"
+    assert flashes(response) == ["Settings saved. The connection test failed; the bar below says why."]
+
+
+@pytest.mark.django_db
+def test_a_schedule_change_is_saved_even_while_the_vendor_fails(client, vendor):
+    vendor_rejects(vendor)
+    connection = make_connection()
+
+    response = client.post(
+        reverse("connections:settings", args=[connection.pk]), settings_form(connection, sync_interval_hours="6"),
+        follow=True,
+    )
+
+    connection.refresh_from_db()
+    assert connection.sync_interval == dt.timedelta(hours=6)
+    assert health_bar(response)[0] == "bad"
+    assert ">Save anyway</button>" not in html(response)
+
+
+@pytest.mark.django_db
 def test_interval_safeguard_and_name_are_saved(client, vendor):
     vendor_ok(vendor)
     connection = make_connection()
@@ -486,16 +636,16 @@ def test_invalid_settings_show_errors_and_change_nothing(client, vendor):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("action", "scope", "dry_run", "label"),
+    ("action", "scope", "dry_run", "queued"),
     [
-        ("all", "all", False, "Sync All Data"),
-        ("locations", "locations", False, "Sync Locations"),
-        ("employees_dry_run", "employees", True, "Sync Employees (Dry Run)"),
-        ("employees", "employees", False, "Sync Employees"),
+        ("all", "all", False, "Sync #{} of all data queued."),
+        ("locations", "locations", False, "Sync #{} of locations queued."),
+        ("employees_dry_run", "employees", True, "Dry run #{} of employees queued."),
+        ("employees", "employees", False, "Sync #{} of employees queued."),
     ],
 )
 def test_each_sync_action_enqueues_the_right_run(
-    client, staff, django_capture_on_commit_callbacks, action, scope, dry_run, label
+    client, staff, django_capture_on_commit_callbacks, action, scope, dry_run, queued
 ):
     connection = make_connection()
 
@@ -509,7 +659,7 @@ def test_each_sync_action_enqueues_the_right_run(
     assert run.status == SyncRun.Status.QUEUED
     assert len(callbacks) == 1  # the Celery task, sent after commit
     page = html(client.get(response.url))
-    assert f"{label} #{run.pk} queued." in page
+    assert queued.format(run.pk) in page
 
 
 @pytest.mark.django_db
@@ -599,7 +749,7 @@ def test_overview_while_a_run_is_active_shows_progress_and_disables_the_buttons(
     page = html(client.get(reverse("connections:overview", args=[connection.pk])))
 
     assert f'data-progress-url="{reverse("connections:progress", args=[connection.pk])}"' in page
-    assert f"A sync is already running: Sync Employees (Dry Run) #{run.pk}" in page
+    assert f"Running now: Dry run #{run.pk} <span class=\"muted small\">Employees</span>" in page
     assert '<progress value="40" max="100"' in page
     assert "40 of 100" in page
     assert "Reading employees from ActionHRM" in page
@@ -618,7 +768,7 @@ def test_overview_summarises_the_last_finished_run(client):
 
     page = html(client.get(reverse("connections:overview", args=[connection.pk])))
 
-    assert f'href="{reverse("connections:run", args=[connection.pk, run.pk])}">Sync All Data #{run.pk}</a>' in page
+    assert f'href="{reverse("connections:run", args=[connection.pk, run.pk])}">Sync #{run.pk}</a>' in page
     assert '<span class="badge badge-completed_with_errors">Completed with errors</span>' in page
     assert '<span class="stat-value">12</span><span class="stat-label">created</span>' in page
     assert '<span class="stat-value">1</span><span class="stat-label">errors</span>' in page
@@ -703,10 +853,10 @@ def test_credential_notifications_toggle(client):
 def test_options_refuse_other_fields(client):
     connection = make_connection()
 
-    client.post(reverse("connections:options", args=[connection.pk]), {"option": "enabled", "value": "false"})
+    client.post(reverse("connections:options", args=[connection.pk]), {"option": "safeguard_min", "value": "true"})
 
     connection.refresh_from_db()
-    assert connection.enabled is True
+    assert connection.safeguard_min == 5
 
 
 # -- progress JSON ------------------------------------------------------------------------------
@@ -724,7 +874,8 @@ def test_progress_while_a_run_is_running(client):
     assert data["last"] is None
     assert data["run"] == {
         "id": run.pk,
-        "title": "Sync Employees (Dry Run)",
+        "title": f"Dry run #{run.pk}",
+        "scope": "Employees",
         "status": "running",
         "status_label": "Running",
         "stage": "Reading employees from ActionHRM",
@@ -778,6 +929,26 @@ def test_test_connection_records_health_and_returns_to_next(client, vendor):
 
 
 @pytest.mark.django_db
+def test_test_connection_from_the_page_script_answers_with_the_page_to_show(client, vendor):
+    vendor_rejects(vendor)
+    connection = make_connection()
+    settings_url = reverse("connections:settings", args=[connection.pk])
+
+    response = client.post(
+        reverse("connections:test", args=[connection.pk]), {"next": settings_url}, headers={"X-Hrsync-Fetch": "1"}
+    )
+
+    assert response.status_code == 204
+    assert response["X-Hrsync-Location"] == settings_url
+    page = client.get(settings_url)
+    # The flash and the health bar do not say the same sentence.
+    assert flashes(page) == ["The connection test failed; the bar below says why."]
+    assert html(page).count("ActionHRM rejected the username or password (401)") == 1
+    assert '<div id="check-result" data-swap>' in html(page)
+    assert re.search(r'<form class="inline-form" method="post" action="[^"]+/test/" data-check-form', html(page))
+
+
+@pytest.mark.django_db
 def test_test_connection_ignores_an_offsite_next(client, vendor):
     vendor_ok(vendor)
     connection = make_connection()
@@ -814,6 +985,13 @@ def stopped(server, *, saved: bool) -> str:
     )
 
 
+def stopped_before_saving(server) -> str:
+    return (
+        f"The server at {server.url.removeprefix('http://')} did not answer within 1 second, so the check "
+        "stopped. A sync waits longer (60 s per request, with retries)."
+    )
+
+
 def timed(call):
     started = time.monotonic()
     response = call()
@@ -821,13 +999,23 @@ def timed(call):
 
 
 @pytest.mark.django_db
-def test_save_and_test_with_a_slow_vendor_saves_and_says_the_check_stopped(client, slow_vendor):
+def test_changed_settings_with_a_slow_vendor_stay_unsaved_and_say_the_check_stopped(client, slow_vendor):
     connection = make_connection()
+    before = Connection.objects.values().get(pk=connection.pk)
     data = settings_form(connection, **{"config-base_url": slow_vendor.url, "config-per_page": "50"})
 
     response, took = timed(lambda: client.post(reverse("connections:settings", args=[connection.pk]), data))
 
     assert took < DEADLINE + MARGIN
+    assert response.status_code == 400
+    assert Connection.objects.values().get(pk=connection.pk) == before
+    page = html(response)
+    assert stopped_before_saving(slow_vendor) in page
+    assert ">Save anyway</button>" in page
+    assert slow_vendor.requests  # it was asked, and not waited for
+
+    response = client.post(reverse("connections:settings", args=[connection.pk]), {**data, "save_anyway": "1"})
+
     assert response.status_code == 302
     saved = Connection.objects.get(pk=connection.pk)
     assert (saved.config["base_url"], saved.config["per_page"]) == (slow_vendor.url, 50)
@@ -835,22 +1023,19 @@ def test_save_and_test_with_a_slow_vendor_saves_and_says_the_check_stopped(clien
     assert saved.last_check_ok is False
     assert saved.last_check_message == stopped(slow_vendor, saved=True)
     page = client.get(response.url)
-    assert f"Settings saved. The connection test failed: {stopped(slow_vendor, saved=True)}" in flashes(page)
-    assert slow_vendor.requests  # it was asked, and not waited for
+    assert flashes(page) == ["Settings saved. The connection test failed; the bar below says why."]
 
 
 @pytest.mark.django_db
-def test_creating_a_connection_with_a_slow_vendor_saves_it_and_says_the_check_stopped(client, slow_vendor):
+def test_creating_a_connection_with_a_slow_vendor_keeps_the_form_and_says_the_check_stopped(client, slow_vendor):
     form = create_form(**{"config-subdomain": "", "config-base_url": slow_vendor.url})
 
     response, took = timed(lambda: client.post(reverse("connections:new") + "?kind=actionhrm", form))
 
     assert took < DEADLINE + MARGIN
-    saved = Connection.objects.get()
-    assert response.url == reverse("connections:overview", args=[saved.pk])
-    assert (saved.name, saved.config["base_url"], saved.secrets) == ("Acme HR", slow_vendor.url, {"password": PASSWORD})
-    assert saved.last_check_ok is False
-    assert saved.last_check_message == stopped(slow_vendor, saved=True)
+    assert response.status_code == 400
+    assert Connection.objects.count() == 0
+    assert stopped_before_saving(slow_vendor) in html(response)
 
 
 @pytest.mark.django_db

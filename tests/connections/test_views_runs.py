@@ -24,14 +24,6 @@ pytestmark = pytest.mark.django_db
 Status = SyncRun.Status
 
 
-@pytest.fixture
-def staff(client):
-    user = get_user_model().objects.create_user("staff", is_staff=True)
-    client.force_login(user)
-    client.user = user
-    return client
-
-
 def _flashes(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -190,26 +182,25 @@ def _report_run(connection, **fields) -> SyncRun:
     return _finished_run(connection, status=Status.COMPLETED_WITH_ERRORS, report=report, counts=counts, **fields)
 
 
-def test_the_run_page_shows_the_facts_counts_notes_and_the_first_100_changes(staff, connection):
+def test_the_run_page_shows_the_facts_counts_notes_and_the_first_50_changes(staff, connection):
     run = _report_run(connection, requested_by=staff.user)
 
     response = staff.get(reverse("connections:run", args=[connection.pk, run.pk]))
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert len(response.context["changes"]) == 100
+    assert len(response.context["changes"]) == 50
     assert response.context["page"].paginator.count == 212
     assert "Completed with errors" in html
     assert "staff" in html
     assert "Applied dry run #1 exactly as previewed." in html
     assert "Leeds" in html and "New location: map it to a depot." in html
-    # One line per changed field: field: old → new.
-    assert '<span class="field-name">first_name:</span><span class="old empty-value">empty</span>' in html
-    assert '<span class="new">New0</span>' in html
+    # A create: the new person, named; no field keys.
+    assert "Name C000" in html and "first_name" not in html
     filters = {label: count for _slug, label, count, _selected in response.context["action_filters"]}
     assert filters == {
         "All": 212, "Create": 150, "Link": 0, "Update": 60, "Deactivate": 0, "Reactivate": 0,
-        "Conflict": 0, "Error": 1, "Unchanged": 1, "With warnings": 1,
+        "Conflict": 0, "Error": 1, "Unchanged": 1, "Skipped": 0, "With warnings": 1,
     }
     assert reverse("connections:run_csv", args=[connection.pk, run.pk]) in html
 
@@ -222,11 +213,11 @@ def test_the_run_page_filters_by_action_and_paginates_the_filtered_changes(staff
     creates_page_2 = staff.get(url, {"action": "create", "page": 2})
     warnings = staff.get(url, {"action": "warnings"})
 
-    assert {c["action"] for c in updates.context["changes"]} == {"update"}
-    assert len(updates.context["changes"]) == 60
+    assert {c.action for c in updates.context["changes"]} == {"update"}
+    assert len(updates.context["changes"]) == 50
     assert '<span class="old">Driver</span>' in updates.content.decode()
-    assert [c["remote_id"] for c in creates_page_2.context["changes"]] == [f"C{i:03}" for i in range(100, 150)]
-    assert [c["remote_id"] for c in warnings.context["changes"]] == ["W1"]
+    assert [c.remote_id for c in creates_page_2.context["changes"]] == [f"C{i:03}" for i in range(50, 100)]
+    assert [c.remote_id for c in warnings.context["changes"]] == ["W1"]
     assert "Location &#x27;L9&#x27; is not mapped to a depot." in warnings.content.decode()
 
 
@@ -326,7 +317,7 @@ def test_the_csv_writes_every_formula_a_spreadsheet_would_run_as_text(staff, con
 
     assert row[4] == "'" + formula
     assert row[5:8] == ["job_title", "Driver", "'" + formula]
-    assert SyncRun.objects.get(pk=run.pk).report["changes"][0]["name"] == formula
+    assert SyncRun.objects.get(pk=run.pk).changes[0]["name"] == formula
 
 
 # -- a blocked run: approve or reject -------------------------------------------------------
@@ -365,14 +356,14 @@ def test_approving_a_blocked_run_applies_it(staff, connection, blocked_run, djan
 
     assert response.status_code == 302
     assert response["Location"] == reverse("connections:run", args=[connection.pk, blocked_run.pk])
-    assert _flashes(response) == [f"Approved: run #{blocked_run.pk} is being applied."]
+    assert _flashes(response) == [f"Approved: Sync #{blocked_run.pk} is being applied."]
     blocked_run.refresh_from_db()
     assert blocked_run.status == Status.SUCCEEDED
     assert blocked_run.decided_by == staff.user
     assert Person.objects.filter(status=Person.Status.INACTIVE).count() == 4
 
 
-def test_rejecting_a_blocked_run_cancels_it_and_changes_nothing(staff, connection, blocked_run, django_capture_on_commit_callbacks):
+def test_rejecting_a_blocked_run_marks_it_rejected_and_changes_nothing(staff, connection, blocked_run, django_capture_on_commit_callbacks):
     url = reverse("connections:run_reject", args=[connection.pk, blocked_run.pk])
     before = table_snapshot(exclude=("connections.SyncRun",))
 
@@ -380,10 +371,11 @@ def test_rejecting_a_blocked_run_cancels_it_and_changes_nothing(staff, connectio
     with django_capture_on_commit_callbacks(execute=True):
         response = staff.post(url, {"confirm": "yes"})
 
-    assert b"Reject run #" in confirm_page.content
+    assert f"Reject Sync #{blocked_run.pk}?".encode() in confirm_page.content
     assert response.status_code == 302
+    assert _flashes(response) == [f"Rejected: nothing from Sync #{blocked_run.pk} was applied."]
     blocked_run.refresh_from_db()
-    assert blocked_run.status == Status.CANCELLED
+    assert blocked_run.status == Status.REJECTED
     assert blocked_run.decided_by == staff.user
     assert table_snapshot(exclude=("connections.SyncRun",)) == before
     assert not Person.objects.filter(status=Person.Status.INACTIVE).exists()
@@ -436,7 +428,7 @@ def test_applying_a_dry_run_starts_a_run_from_it_and_opens_its_page(staff, conne
     applied = SyncRun.objects.get(applied_from=dry)
     assert response.status_code == 302
     assert response["Location"] == reverse("connections:run", args=[connection.pk, applied.pk])
-    assert _flashes(response) == [f"Applying dry run #{dry.pk}: run #{applied.pk} is on its way."]
+    assert _flashes(response) == [f"Applying Dry run #{dry.pk}: Sync #{applied.pk} is on its way."]
     assert applied.status == Status.SUCCEEDED
     assert applied.requested_by == staff.user
     assert sorted(Person.objects.values_list("email", flat=True)) == ["1@example.com", "2@example.com"]

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # A Redis database of its own, so a developer's worker on the app's database
 # never takes this test's task (and stale test messages never reach theirs).
 TEST_REDIS_DB = int(os.environ.get("HRSYNC_TEST_REDIS_DB", "15"))
-FINISHED_OK = {SyncRun.Status.SUCCEEDED, SyncRun.Status.COMPLETED_WITH_ERRORS}
+FINISHED_OK = set(SyncRun.COMPLETED_STATUSES)
 QUEUE_DOWN = (
     "The task queue is unreachable, so this sync could not start; nothing was changed. "
     "Try again once the worker's queue (Redis) is back."
@@ -265,7 +265,7 @@ def test_a_sync_clicked_while_the_queue_is_down_says_so_and_the_next_click_works
 
     queued = connection.runs.exclude(pk=failed.pk).get()
     assert queued.status == SyncRun.Status.QUEUED
-    assert ("success", f"Sync Employees #{queued.pk} queued.") in page_messages(response)
+    assert ("success", f"Sync #{queued.pk} of employees queued.") in page_messages(response)
     assert tasks_waiting(broker_url) == 1
 
 
@@ -288,7 +288,7 @@ def test_approving_while_the_queue_is_down_keeps_the_run_blocked_for_another_try
 
     blocked.refresh_from_db()
     assert blocked.status == SyncRun.Status.QUEUED and blocked.decided_at is not None
-    assert ("success", f"Approved: run #{blocked.pk} is being applied.") in page_messages(response)
+    assert ("success", f"Approved: Sync #{blocked.pk} is being applied.") in page_messages(response)
     assert tasks_waiting(broker_url) == 1
 
 

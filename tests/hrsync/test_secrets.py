@@ -97,7 +97,7 @@ def test_secrets_stay_out_of_logs_reports_and_errors_when_a_sync_fails(actionhrm
     assert run.status == "failed"
     assert "rejected the username or password" in run.error
     assert not check.ok
-    for text in (caplog.text, run.error, str(run.report), check.message):
+    for text in (caplog.text, run.error, str(run.report), str(run.changes), check.message):
         assert SECRET not in text
 
 
@@ -122,4 +122,4 @@ def test_secrets_stay_out_of_logs_and_reports_when_a_sync_succeeds(actionhrm, ca
     assert run.status == "succeeded", run.error
     assert run.counts["created"] == 1
     assert SECRET not in caplog.text
-    assert SECRET not in str(run.report)
+    assert SECRET not in str(run.report) + str(run.changes)

@@ -33,12 +33,6 @@ def connection(db):
     return ConnectionFactory(name="Static HR")
 
 
-@pytest.fixture
-def staff(client):
-    client.force_login(get_user_model().objects.create_user("staff", is_staff=True))
-    return client
-
-
 def _flashes(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
@@ -125,11 +119,12 @@ def test_the_employees_tab_searches_remote_and_person_fields(staff, connection):
 @pytest.mark.parametrize(
     ("slug", "expected"),
     [
-        ("all", ["A1", "C3", "I4", "U5"]),
+        ("all", ["A1", "C3", "I4", "U5", "W6"]),
         ("linked", ["A1"]),
         ("conflicts", ["C3"]),
         ("ignored", ["I4"]),
-        ("unmatched", ["C3", "I4", "U5"]),
+        # Not linked and nothing in the way: a person deleted, a record unlinked.
+        ("unmatched", ["U5", "W6"]),
     ],
 )
 def test_the_employees_tab_filters_by_state(staff, connection, slug, expected):
@@ -137,12 +132,13 @@ def test_the_employees_tab_filters_by_state(staff, connection, slug, expected):
     _conflict(connection, "C3")
     EmployeeMappingFactory(connection=connection, remote_id="I4", person=None, state=State.IGNORED)
     EmployeeMappingFactory(connection=connection, remote_id="U5", person=None, state=State.LINKED)
+    EmployeeMappingFactory(connection=connection, remote_id="W6", person=None, state=State.UNMATCHED)
 
     response = staff.get(_employees_url(connection), {"filter": slug})
 
     assert [m.remote_id for m in response.context["mappings"]] == expected
     counts = {s: count for s, _label, count, _selected in response.context["filters"]}
-    assert counts == {"all": 4, "linked": 1, "conflicts": 1, "ignored": 1, "unmatched": 3}
+    assert counts == {"all": 5, "linked": 1, "conflicts": 1, "ignored": 1, "unmatched": 2}
 
 
 def _bulk_mappings(connection, count: int) -> None:
@@ -261,7 +257,7 @@ def test_a_person_can_be_linked_to_one_record_of_a_connection_only(staff, connec
 
     assert response["Location"] == _employees_url(connection) + "?q=C1"
     assert _flashes(response) == [
-        f"{taken.person} is already linked to record A1 of this connection. "
+        f"{taken.person} is already linked to another record of this connection ({taken.remote_name}). "
         "A person can be linked to one record only: unlink that record first."
     ]
     mapping.refresh_from_db()
@@ -330,7 +326,11 @@ def test_unlinking_detaches_the_record_and_releases_the_person(staff, connection
     assert _flashes(response)[0].startswith("Unlinked ")
     mapping.refresh_from_db()
     person.refresh_from_db()
-    assert (mapping.person, mapping.state, mapping.message) == (None, State.CONFLICT, services.NOT_LINKED_MESSAGE)
+    assert (mapping.person, mapping.state) == (None, State.UNMATCHED)
+    assert mapping.message == (
+        f"Ready to link: the next sync links this record to {person}, who has its email. "
+        "Link it now to do it yourself."
+    )
     assert person.managed_by is None
     assert Person.objects.filter(pk=person.pk).exists()
 
@@ -524,7 +524,10 @@ def test_saving_the_depots_maps_existing_and_new_depots_in_one_go(staff, connect
     )
 
     assert response.status_code == 302
-    assert _flashes(response) == ["Saved: 4 locations mapped. 1 not mapped yet."]
+    assert _flashes(response) == [
+        "Saved: 4 locations mapped. 1 not mapped yet. "
+        "“york depot” is the name of an existing depot, so York Depot was used. New depot: Hull Depot."
+    ]
     hull = Depot.objects.get(name="Hull Depot")
     saved = {m.pk: m.depot_id for m in DepotMapping.objects.all()}
     assert saved == {a.pk: leeds.pk, b.pk: hull.pk, c.pk: york_depot.pk, d.pk: None, untouched.pk: leeds.pk}
@@ -551,10 +554,10 @@ def test_the_depot_service_ignores_other_connections_and_rejects_unknown_depots(
     mine = DepotMappingFactory(connection=connection)
     depot = DepotFactory()
 
-    mapped = services.depot_mappings_save(connection=connection, depot_ids={foreign.pk: depot.pk, mine.pk: depot.pk})
+    saved = services.depot_mappings_save(connection=connection, depot_ids={foreign.pk: depot.pk, mine.pk: depot.pk})
 
     foreign.refresh_from_db()
-    assert mapped == 1 and foreign.depot is None
+    assert saved.mapped == 1 and foreign.depot is None
     with pytest.raises(ValidationError):
         services.depot_mappings_save(connection=connection, depot_ids={mine.pk: 999999})
 

@@ -180,6 +180,5 @@ def _health(connection: Connection) -> str:
 def _last_run(run: SyncRun | None) -> str:
     if run is None:
         return "never"
-    kind = "dry run" if run.dry_run else "sync"
     when = run.finished_at or run.started_at or run.created_at
-    return f"#{run.pk} {kind} {run.status} {when:%Y-%m-%d %H:%M}"
+    return f"{run.title} {run.status} {when:%Y-%m-%d %H:%M}"

@@ -99,6 +99,7 @@ class Command(OperatorCommand):
             write_json(self.stdout, detail)
             return
         lines = sync_run_summary_lines(run=found)
+        lines += [_stream_line(name, stream) for name, stream in detail["streams"].items()]
         lines += [f"note: {note}" for note in detail["notes"]]
         for change in detail["locations"]:
             if change["action"] != "unchanged":
@@ -147,7 +148,7 @@ class Command(OperatorCommand):
         if json:
             write_json(self.stdout, sync_run_summary(run=rejected))
         else:
-            self.stdout.write(f"Rejected run #{rejected.pk} of {rejected.connection.name}: nothing was changed.")
+            self.stdout.write(f"Rejected {rejected.title} of {rejected.connection.name}: nothing was changed.")
 
 
 def _changes_brief(run: SyncRun) -> str:
@@ -158,6 +159,17 @@ def _changes_brief(run: SyncRun) -> str:
         if key != "unchanged" and counts.get(key)
     ]
     return ", ".join(parts) or ("no changes" if counts else "")
+
+
+def _stream_line(name: str, stream: dict[str, Any]) -> str:
+    """"stream employees: 300 records, full snapshot: created 3, updated 1" — counts that are not zero."""
+    records = stream.get("records", 0)
+    line = f"stream {name}: {records} record{'' if records == 1 else 's'}"
+    if name != "locations":
+        line += ", full snapshot" if stream.get("full_snapshot") else ", partial"
+    counts = stream.get("counts") or {}
+    said = [f"{key} {value}" for key, value in counts.items() if isinstance(value, int) and value]
+    return line + (": " + ", ".join(said) if said else ": no changes")
 
 
 def _blank(value: Any) -> str:

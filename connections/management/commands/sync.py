@@ -53,9 +53,9 @@ class Command(OperatorCommand):
                     raise usage_error("--apply-run applies a dry run for real; it cannot be combined with --dry-run.")
                 dry_run = find_run(options["apply_run"])
                 if dry_run.connection_id != connection.pk:
-                    raise usage_error(f"Run #{dry_run.pk} belongs to {dry_run.connection.name}, not {connection.name}.")
+                    raise usage_error(f"{dry_run.title} belongs to {dry_run.connection.name}, not {connection.name}.")
                 if scope is not None and scope != dry_run.scope:
-                    raise usage_error(f"Run #{dry_run.pk} covered {dry_run.scope}; its scope cannot be changed.")
+                    raise usage_error(f"{dry_run.title} covered {dry_run.scope}; its scope cannot be changed.")
                 run = sync_run_apply_dry_run(dry_run=dry_run, trigger=SyncRun.Trigger.CLI, enqueue=False)
             else:
                 run = sync_run_start(
@@ -87,5 +87,5 @@ def report_run(command: BaseCommand, run: SyncRun, *, as_json: bool) -> None:
             f"{run.error} Approve: manage.py runs approve {run.pk}   Reject: manage.py runs reject {run.pk}"
         )
     else:
-        message = run.error or f"Run #{run.pk} ended as {run.get_status_display().lower()}."
+        message = run.error or f"{run.title} ended as {run.get_status_display().lower()}."
     raise CommandError(message, returncode=code)

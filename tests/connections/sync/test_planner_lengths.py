@@ -3,13 +3,13 @@ connectors that check rows as they read them."""
 
 from __future__ import annotations
 
-from connections.sync.planner import MAX_LENGTHS, person_field_length_problem
+from hrsync.people.rules import MAX_LENGTHS, person_field_length_problem
 
 
 def test_a_value_longer_than_the_field_holds_is_named_by_its_field_or_its_label():
     limit = MAX_LENGTHS["first_name"]
     assert person_field_length_problem(field="first_name", value="A" * (limit + 1)) == (
-        f"first_name is longer than {limit} characters."
+        f"First name is longer than {limit} characters."
     )
     assert person_field_length_problem(field="first_name", value="A" * (limit + 1), label="First Name") == (
         f"First Name is longer than {limit} characters."

@@ -27,7 +27,7 @@ Status = Person.Status
 
 
 def change_for(run: SyncRun, remote_id: str) -> dict:
-    return next(c for c in run.report["changes"] if c["remote_id"] == remote_id)
+    return next(c for c in run.changes if c["remote_id"] == remote_id)
 
 
 def test_a_mapped_record_updates_its_person(connection, source):
@@ -97,8 +97,9 @@ def test_records_sharing_an_email_are_conflicts_and_the_rest_of_the_run_goes_on(
 
     run = run_sync(connection, scope="employees")
 
-    assert run.status == SyncRun.Status.COMPLETED_WITH_ERRORS
-    assert run.counts["conflicts"] == 2 and run.counts["created"] == 1
+    assert run.status == SyncRun.Status.COMPLETED_WITH_CONFLICTS
+    assert run.get_status_display() == "Completed with conflicts"
+    assert run.counts["conflicts"] == 2 and run.counts["created"] == 1 and run.counts["errors"] == 0
     assert list(Person.objects.values_list("email", flat=True)) == ["3@example.com"]
     conflicts = EmployeeMapping.objects.filter(state="conflict").order_by("remote_id")
     assert [m.remote_id for m in conflicts] == ["1", "2"]
@@ -307,13 +308,17 @@ def test_a_manager_listed_after_their_report_is_linked(connection, source):
     assert Person.objects.get(email="2@example.com").manager == Person.objects.get(email="1@example.com")
 
 
-def test_a_leaver_who_was_never_here_is_not_created(connection, source):
+def test_a_leaver_who_was_never_here_is_skipped_not_created(connection, source):
     source.employees = [employee("1", status="Terminated"), employee("2")]
 
     run = run_sync(connection, scope="employees")
 
     assert list(Person.objects.values_list("email", flat=True)) == ["2@example.com"]
-    assert "Not created" in change_for(run, "1")["message"]
+    skipped = change_for(run, "1")
+    assert skipped["action"] == "skip"
+    assert skipped["message"].startswith("Skipped — left before their first sync")
+    assert (run.counts["skipped"], run.counts["unchanged"], run.counts["created"]) == (1, 0, 1)
+    assert run.status == SyncRun.Status.SUCCEEDED
 
 
 def test_running_the_same_sync_again_converges(connection, source):
@@ -355,7 +360,7 @@ def test_an_over_long_value_is_a_row_error_not_a_failed_run(connection, source):
     run = run_sync(connection, scope="employees")
 
     assert run.status == SyncRun.Status.COMPLETED_WITH_ERRORS
-    assert "job_title is longer than 200 characters" in change_for(run, "1")["message"]
+    assert "Job title is longer than 200 characters" in change_for(run, "1")["message"]
     assert list(Person.objects.values_list("email", flat=True)) == ["2@example.com"]
 
 
@@ -387,7 +392,7 @@ def test_a_control_character_in_any_text_value_is_an_error_row_naming_the_field(
     run = run_sync(connection, scope="employees")
 
     assert run.status == SyncRun.Status.COMPLETED_WITH_ERRORS
-    [error] = [c for c in run.report["changes"] if c["action"] == "error"]
+    [error] = [c for c in run.changes if c["action"] == "error"]
     assert named in error["message"]
     person.refresh_from_db()
     assert (person.first_name, person.custom_fields) == ("Old", {})

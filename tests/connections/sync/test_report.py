@@ -1,4 +1,5 @@
-"""A run's report as stored: streamed, compressed, and the same document as
+"""A run's report as stored (``connections.reports``): the head in the run's
+row, the listed changes in chunks with a narrow index, read back as exactly
 ``SyncPlan.to_report()``; and the planner leaving nothing behind for the
 cyclic collector (a run pauses it)."""
 
@@ -6,22 +7,43 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import sys
-import zlib
 
 import pytest
+from django.db import transaction
 
+from connections.models import SyncRun, SyncRunChange, SyncRunChangeChunk
+from connections.reports import (
+    CHUNK_SIZE,
+    sync_run_changes_at,
+    sync_run_changes_find,
+    sync_run_plan_save,
+    sync_run_report_changes,
+    sync_run_report_plan,
+)
 from connections.sync import PlanSettings, SyncPlan, directory_state_load, plan
-from connections.sync.changes import REPORT_BATCH, Action, Change, LocationAction, LocationChange
+from connections.sync.changes import Action, Change, LocationAction, LocationChange
 from tests.connections.static_connector import employee
+from tests.factories import SyncRunFactory
 
 
-def _decoded(plan_: SyncPlan):
-    return json.loads(zlib.decompress(plan_.report_compressed()))
+def _saved(plan_: SyncPlan, **created) -> SyncRun:
+    run = SyncRunFactory()
+    with transaction.atomic():
+        sync_run_plan_save(run_id=run.pk, plan=plan_, created_person_by_remote_id=created)
+    return SyncRun.objects.get(pk=run.pk)
 
 
-@pytest.mark.parametrize("listed", [0, 1, REPORT_BATCH, REPORT_BATCH * 2 + 7])
-def test_the_streamed_report_is_to_report_as_json(listed):
+def _stored_document(run: SyncRun) -> dict:
+    """The report as stored, less what the head counts for the run page."""
+    head = {key: value for key, value in run.report.items() if key != "listed"}
+    return {**head, "changes": list(sync_run_report_changes(run_id=run.pk))}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("listed", [0, 1, CHUNK_SIZE, CHUNK_SIZE * 2 + 7])
+def test_a_stored_report_reads_back_as_to_report(listed):
     changes = [
         Change(action=Action.CREATE, remote_id=f"N{n}", values={"first_name": f"Ann {n}", "status": "active"},
                fields={"depot": [None, "Leeds"]}, mapping={"state": "linked"})
@@ -38,12 +60,53 @@ def test_the_streamed_report_is_to_report_as_json(listed):
         directory_hash="d",
     )
 
-    stored = _decoded(the_plan)
+    run = _saved(the_plan)
 
-    assert stored == json.loads(json.dumps(the_plan.to_report()))
-    assert len(stored["changes"]) == listed
-    assert stored["unchanged_not_listed"] == 5
-    assert SyncPlan.from_report(stored).count() == the_plan.count()
+    assert _stored_document(run) == json.loads(json.dumps(the_plan.to_report()))
+    assert "changes" not in run.report
+    assert run.report["unchanged_not_listed"] == 5
+    assert run.report["listed"] == {"actions": {"create": listed} if listed else {}, "warnings": 0, "total": listed}
+    assert SyncRunChangeChunk.objects.filter(run=run).count() == math.ceil(listed / CHUNK_SIZE)
+    assert list(SyncRunChange.objects.filter(run=run).order_by("seq").values_list("seq", flat=True)) == list(
+        range(listed)
+    )
+    assert sync_run_report_plan(run=run).count() == the_plan.count()
+
+
+@pytest.mark.django_db
+def test_the_index_knows_each_change_s_action_warnings_person_and_search_text():
+    the_plan = SyncPlan(changes=[
+        Change(action=Action.UPDATE, remote_id="E-7", person_id=41, name="Ada Lovelace", email="Ada@Example.com",
+               warnings=["Location 'L9' is not mapped to a depot."]),
+        Change(action=Action.CREATE, remote_id="E-8", name="Bob Stone", email="bob@example.com"),
+        Change(action=Action.ERROR, remote_id="E-9", message="The record has no status."),
+    ])
+
+    run = _saved(the_plan, **{"E-8": 99})
+
+    rows = list(SyncRunChange.objects.filter(run=run).order_by("seq"))
+    assert [(r.action, r.has_warnings, r.person_id) for r in rows] == [
+        ("update", True, 41), ("create", False, 99), ("error", False, None),
+    ]
+    assert rows[0].search == "ada lovelace ada@example.com e-7"
+    assert [c["remote_id"] for c in sync_run_changes_at(rows=sync_run_changes_find(run_id=run.pk, query="BOB"))] == [
+        "E-8"
+    ]
+    # The page links the created person; the stored change stays the plan's.
+    assert sync_run_changes_at(rows=rows[1:2])[0]["person_id"] == 99
+    assert run.changes[1]["person_id"] is None
+
+
+@pytest.mark.django_db
+def test_saving_a_report_again_replaces_it():
+    run = _saved(SyncPlan(changes=[Change(action=Action.DEACTIVATE, remote_id=str(n)) for n in range(150)]))
+
+    with transaction.atomic():
+        sync_run_plan_save(run_id=run.pk, plan=SyncPlan(changes=[Change(action=Action.UPDATE, remote_id="A")]))
+
+    assert [c["remote_id"] for c in SyncRun.objects.get(pk=run.pk).changes] == ["A"]
+    assert SyncRunChange.objects.filter(run=run).count() == 1
+    assert SyncRunChangeChunk.objects.filter(run=run).count() == 1
 
 
 def test_a_created_person_s_report_shows_every_value_it_writes():
@@ -89,3 +152,30 @@ def test_planning_leaves_no_cycle_that_keeps_the_records_alive(connection, sourc
     finally:
         gc.enable()
     assert after == before
+
+
+@pytest.mark.django_db
+def test_an_approved_blocked_run_applies_every_change_of_its_stored_report(connection, source):
+    from connections.runs import sync_run_approve
+    from connections.sync.runner import sync_run_execute
+    from hrsync.people.models import Person
+    from tests.connections.helpers import run_sync
+    from tests.factories import EmployeeMappingFactory, PersonFactory
+
+    connection.safeguard_min = 0
+    connection.save()
+    for n in range(CHUNK_SIZE + 30):
+        EmployeeMappingFactory(connection=connection, remote_id=str(n), person=PersonFactory())
+    source.employees = []
+    blocked = run_sync(connection, scope="employees")
+    assert blocked.status == SyncRun.Status.BLOCKED
+    listed = blocked.changes
+
+    approved = sync_run_execute(run_id=sync_run_approve(run=blocked, enqueue=False).pk)
+
+    assert len(listed) == CHUNK_SIZE + 30
+    assert approved.status == SyncRun.Status.SUCCEEDED
+    assert Person.objects.filter(status=Person.Status.INACTIVE).count() == CHUNK_SIZE + 30
+    # Its report is what was approved, stored once (not twice over).
+    assert approved.changes == listed
+    assert SyncRunChange.objects.filter(run=approved).count() == CHUNK_SIZE + 30

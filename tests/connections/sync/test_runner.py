@@ -170,7 +170,7 @@ def test_a_run_failed_just_before_it_applies_applies_nothing_and_stays_failed(co
     run = run_sync(connection, scope="employees")
 
     assert run.status == Status.FAILED and "stopped responding" in run.error
-    assert run.counts == {} and run.report == {}
+    assert run.counts == {} and run.report == {} and run.changes == []
     assert table_snapshot(exclude=("connections.SyncRun",)) == before
 
 
@@ -188,4 +188,4 @@ def test_a_dry_run_failed_while_it_plans_keeps_its_failure_and_saves_no_report(c
     run = run_sync(connection, scope="employees", dry_run=True)
 
     assert run.status == Status.FAILED and "stopped responding" in run.error
-    assert run.counts == {} and run.report == {}
+    assert run.counts == {} and run.report == {} and run.changes == []

@@ -58,7 +58,7 @@ def test_a_paged_roster_syncs_into_the_directory_with_statuses_and_depots(connec
 
     assert run.status == "succeeded", run.error
     people = {p.email: p for p in Person.objects.select_related("depot")}
-    # 1004 is Terminated and was never here: not created.
+    # 1004 is Terminated and was never here: skipped, not created.
     assert set(people) == {
         "olivia.nguyen@example.com",
         "jack.obrien@example.com",
@@ -68,7 +68,7 @@ def test_a_paged_roster_syncs_into_the_directory_with_statuses_and_depots(connec
     assert people["jack.obrien@example.com"].first_name == "Jack"
     assert people["jack.obrien@example.com"].status == "on_leave"
     assert people["olivia.nguyen@example.com"].depot.name == "Sydney Depot"
-    assert run.counts["created"] == 4 and run.counts["unchanged"] == 1
+    assert run.counts["created"] == 4 and run.counts["skipped"] == 1 and run.counts["unchanged"] == 0
 
 
 @responses.activate
@@ -82,7 +82,7 @@ def test_a_record_missing_its_id_is_a_row_error_while_the_rest_sync():
     run = run_sync(connection, scope="employees")
 
     assert run.status == "completed_with_errors"
-    errors = {c["remote_id"]: c["message"] for c in run.report["changes"] if c["action"] == "error"}
+    errors = {c["remote_id"]: c["message"] for c in run.changes if c["action"] == "error"}
     assert "no id" in errors[""]
     assert "31/02/1990" in errors["2003"]
     assert run.counts["created"] == 1 and run.counts["errors"] == 2
@@ -139,7 +139,7 @@ def test_a_nul_in_a_first_name_is_an_error_row_in_the_dry_run_and_when_it_is_app
     dry = run_sync(connection, scope="employees", dry_run=True)
 
     assert dry.status == "completed_with_errors", dry.error
-    errors = [c for c in dry.report["changes"] if c["action"] == "error"]
+    errors = [c for c in dry.changes if c["action"] == "error"]
     assert [(c["remote_id"], c["message"]) for c in errors] == [
         ("1001", "The first name contains a control character (U+0000); correct it in Acme, then sync again.")
     ]

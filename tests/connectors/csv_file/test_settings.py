@@ -21,7 +21,7 @@ from connectors.csv_file.ssh import (
     normalise_private_key_text,
     parse_host_pin,
 )
-from connectors.registry import CONNECTORS
+from connectors.registry import CONNECTORS, connector_class
 
 ED25519_PUB = (
     ed25519.Ed25519PrivateKey.generate().public_key()
@@ -135,7 +135,6 @@ def test_the_form_normalises_what_an_admin_types():
         ({"columns": '{"A": "email"}'}, "status_column", "status column"),
         ({"status_column": "S", "all_active": True}, "all_active", "not both"),
         ({"has_header": False, "columns": '{"Email": "email"}', "all_active": True}, "columns", "column number"),
-        ({"has_header": False}, "columns", "by position"),
         ({"host_key": "not a key"}, "host_key", "known_hosts line"),
         ({"host_key": "MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48"}, "host_key", "SHA256"),
         ({"ca_bundle": "hello"}, "ca_bundle", "BEGIN CERTIFICATE"),
@@ -147,6 +146,12 @@ def test_the_form_explains_bad_settings(data, field, message):
     f = form(**data)
     assert not f.is_valid()
     assert message in " ".join(f.errors.get(field, [])), f.errors
+
+
+def test_a_file_without_a_header_row_is_accepted_before_its_columns_are_mapped():
+    # The Column mapping page maps them by position, from the file: the settings form has no columns box.
+    f = form(has_header=False)
+    assert f.is_valid(), f.errors
 
 
 def test_sftp_needs_a_username():
@@ -325,3 +330,15 @@ def test_a_tab_delimiter_arrives_as_a_tab_in_the_connectors_settings(write_csv, 
     assert [e.email for e in connector.fetch_employees()] == ["ann@example.com"]
     assert [e.email for e in connector.fetch_employees()] == ["ann@example.com"]
     assert normalised == ["tab"]  # once, when the settings were built; never again per read
+
+
+def test_custom_fields_are_named_after_the_columns_that_feed_them():
+    connector = connector_class("csv_file")(
+        config={
+            "uri": "https://hr.example.com/people.csv",
+            "columns": {"Staff No": "employee_reference", "Shirt Size": "custom.shirt_size", "7": "custom.locker"},
+        },
+        secrets={},
+    )
+    # A column known only by its position has no name to give.
+    assert connector.custom_field_labels() == {"shirt_size": "Shirt Size"}

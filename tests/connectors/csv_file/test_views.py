@@ -65,10 +65,6 @@ def csv_form(uri: str, **overrides: str) -> dict[str, str]:
         "config-quotechar": '"',
         "config-has_header": "on",
         "config-date_format": "%Y-%m-%d",
-        "config-columns": "",
-        "config-key_column": "",
-        "config-manager_column": "",
-        "config-status_column": "",
         **overrides,
     }
 
@@ -128,7 +124,8 @@ def selected(page) -> dict[str, str]:
 def test_creating_a_csv_connection_shows_the_green_bar_and_the_preview_rows(client, write_csv):
     connection, response = create(client, write_csv(ROSTER))
 
-    assert response.redirect_chain[-1][0] == reverse("connections:overview", args=[connection.pk])
+    # The Column mapping page is the next step of a new CSV connection.
+    assert response.redirect_chain[-1][0] == columns_url(connection)
     html = response.content.decode()
     assert '<p class="health ok" role="status">' in html
     assert f"Preview: the first 3 rows {PREVIEW}" in html
@@ -205,14 +202,22 @@ def _status_rows(page) -> dict[str, str]:
     return data
 
 
-def test_a_failed_check_shows_no_preview_and_a_missing_file_is_named(client, tmp_path):
-    _connection, response = create(client, f"file://{tmp_path}/nope.csv")
+def test_a_failed_first_check_keeps_the_form_shows_no_preview_and_names_the_missing_file(client, tmp_path):
+    response = client.post(reverse("connections:new") + "?kind=csv_file", csv_form(f"file://{tmp_path}/nope.csv"))
 
+    assert response.status_code == 400
+    assert Connection.objects.count() == 0
     html = response.content.decode()
-    assert '<p class="health bad" role="alert">' in html
     assert f"No file at {tmp_path}/nope.csv" in html
+    assert ">Save anyway</button>" in html
+    assert "After saving, the Column mapping page comes next." in html
     assert PREVIEW not in html
     assert ">Pin this key</button>" not in html  # only an sftp:// host key can be pinned
+
+    connection, response = create(client, f"file://{tmp_path}/nope.csv", save_anyway="1")
+
+    assert '<p class="health bad" role="alert">' in response.content.decode()
+    assert f"No file at {tmp_path}/nope.csv" in connection.last_check_message
 
 
 def test_other_connectors_samples_are_not_shown_as_a_preview(client, settings):
@@ -263,9 +268,12 @@ def test_the_column_page_lists_the_headers_with_suggestions(client, write_csv):
 def test_a_saved_mapping_then_a_sync_creates_people_with_the_mapped_fields(
     client, write_csv, django_capture_on_commit_callbacks
 ):
-    connection, response = create(client, write_csv(ODD_ROSTER))
-    # Nothing says where the status comes from yet: a red bar that says so.
-    assert "cannot tell whose status is what" in response.content.decode()
+    # Nothing says where the status comes from yet: the first test says so, and
+    # Save anyway leads to the Column mapping page that fixes it.
+    refused = client.post(reverse("connections:new") + "?kind=csv_file", csv_form(write_csv(ODD_ROSTER)))
+    assert "cannot tell whose status is what" in refused.content.decode()
+    connection, response = create(client, write_csv(ODD_ROSTER), save_anyway="1")
+    assert response.redirect_chain[-1][0] == columns_url(connection)
     page = client.get(columns_url(connection))
     assert selected(page)["E-mail"] == "email"  # the one header hrsync recognises
 
@@ -309,14 +317,15 @@ def test_a_saved_mapping_then_a_sync_creates_people_with_the_mapped_fields(
 
 def test_a_sync_uses_the_mapping_for_a_file_without_a_header_row(client, write_csv):
     uri = write_csv("7,Ann,Lee,ann@example.com\n8,Bo,Ng,bo@example.com\n")
-    connection, response = create(client, uri, **{"config-has_header": "", "config-columns": '{"1": "employee_reference"}',
-                                                  "config-all_active": "on"})
+    # Without a header row the first test reads the file's width; its columns are mapped next.
+    connection, response = create(client, uri, **{"config-has_header": ""})
+    assert response.redirect_chain[-1][0] == columns_url(connection)
+    assert "4 columns and no header row" in response.content.decode()
     page = client.get(columns_url(connection))
     html = page.content.decode()
     for n in range(1, 5):
         assert f'<th scope="row">Column {n}</th>' in html
-    assert selected(page) == {"Column 1": "employee_reference", "Column 2": "", "Column 3": "", "Column 4": ""}
-    assert page.context["form"]["status_source"].value() == "all_active"
+    assert selected(page) == {"Column 1": "", "Column 2": "", "Column 3": "", "Column 4": ""}
 
     data = mapping(page, {"Column 1": "employee_reference", "Column 2": "first_name", "Column 3": "last_name",
                           "Column 4": "email"}, key="1", status="all_active")
@@ -594,3 +603,107 @@ def test_pin_this_key_stops_waiting_for_an_sftp_server_that_never_answers(client
     flashed = [str(m) for m in response.context["messages"]]
     assert flashed == [f"Nothing was pinned: {stopped(f'127.0.0.1:{silent_sftp.port}', saved=False)}"]
     assert Connection.objects.get(pk=connection.pk).config["host_key"] == PIN
+
+
+# -- the settings form: grouped, per scheme, no columns box ---------------------------------
+
+
+def new_csv_page(client) -> str:
+    return client.get(reverse("connections:new"), {"kind": "csv_file"}).content.decode()
+
+
+def fieldset(html: str, legend: str) -> str:
+    match = re.search(rf'<fieldset class="config-section">\s*<legend>{re.escape(legend)}</legend>(.*?)</fieldset>', html, re.S)
+    assert match, f"no fieldset {legend!r}"
+    return match.group(1)
+
+
+def test_the_csv_form_is_grouped_where_the_file_is_how_to_sign_in_how_it_is_written(client):
+    html = new_csv_page(client)
+
+    where, sign_in, written = (
+        fieldset(html, legend)
+        for legend in ("Where the file is", "How to sign in", "How the file is written")
+    )
+    assert 'name="config-uri"' in where and 'name="config-host_key"' in where and 'name="config-ca_bundle"' in where
+    for name in ("username", "password", "private_key", "passphrase"):
+        assert f'name="config-{name}"' in sign_in
+    for name in ("delimiter", "encoding", "quotechar", "has_header", "date_format"):
+        assert f'name="config-{name}"' in written
+    # Which fields are for which address: said in words, and marked for the script.
+    assert "Fields marked SFTP are for an sftp:// address, those marked HTTPS for an https:// address." in where
+    assert re.search(r'<textarea name="config-host_key"[^>]*data-schemes="sftp"', where)
+    assert re.search(r'<textarea name="config-ca_bundle"[^>]*data-schemes="https"', where)
+    assert re.search(r'<input type="text" name="config-username"[^>]*data-schemes="sftp https"', sign_in)
+    assert re.search(r'<input type="text" name="config-uri"[^>]*data-scheme-source', where)
+
+
+def test_the_columns_are_left_to_the_column_mapping_page(client):
+    html = new_csv_page(client)
+
+    for name in ("columns", "key_column", "manager_column", "status_column", "all_active"):
+        assert f'name="config-{name}"' not in html
+    assert "<textarea" in html and "JSON" not in html and "{&quot;" not in html
+
+
+def test_saving_the_settings_keeps_the_mapping_the_column_page_saved(client, write_csv):
+    connection, _ = create(client, write_csv(ROSTER))
+    services.connection_update(connection=connection, config={"columns": {"Staff No": "employee_reference",
+                                                                          "Email": "email", "Status": "status"}})
+    page = client.get(reverse("connections:settings", args=[connection.pk]))
+    data = {
+        "name": "Staff file", "sync_interval_hours": "1", "safeguard_percent": "20", "safeguard_min": "5",
+        **{k: v for k, v in csv_form(connection.config["uri"], **{"config-delimiter": ","}).items() if k != "name"},
+        **_status_rows(page),
+    }
+
+    client.post(reverse("connections:settings", args=[connection.pk]), data)
+
+    config = Connection.objects.get(pk=connection.pk).config
+    assert config["delimiter"] == ","
+    assert config["columns"] == {"Staff No": "employee_reference", "Email": "email", "Status": "status"}
+
+
+def test_the_date_format_is_a_choice_of_dates_an_admin_recognises_with_other_for_the_rest(client):
+    html = new_csv_page(client)
+
+    select = re.search(r'<select name="config-date_format".*?</select>', html, re.S).group(0)
+    assert '<option value="%Y-%m-%d" selected>2024-01-31 (YYYY-MM-DD)</option>' in select
+    for label in ("31/01/2024 (DD/MM/YYYY)", "01/31/2024 (MM/DD/YYYY)", "31.01.2024 (DD.MM.YYYY)",
+                  "31-01-2024 (DD-MM-YYYY)", "31 Jan 2024 (D MMM YYYY)", ">Other…<"):
+        assert label in select
+    assert re.search(r'<label for="id_config-date_format_other">Other format</label>\s*'
+                     r'<input type="text" name="config-date_format_other"', html)
+
+
+@pytest.mark.parametrize(("choice", "other", "saved"), [
+    ("%d/%m/%Y", "", "%d/%m/%Y"),
+    ("other", "YYYY/DD/MM", "%Y/%d/%m"),
+])
+def test_the_chosen_or_typed_date_format_is_saved(client, write_csv, choice, other, saved):
+    connection, _ = create(client, write_csv(ROSTER), **{"config-date_format": choice,
+                                                         "config-date_format_other": other})
+
+    assert connection.config["date_format"] == saved
+    settings_page = client.get(reverse("connections:settings", args=[connection.pk])).content.decode()
+    if choice == "other":  # a format not in the list is shown in the text box, "Other…" chosen
+        assert '<option value="other" selected>Other…</option>' in settings_page
+        assert 'name="config-date_format_other" value="%Y/%d/%m"' in settings_page
+    else:
+        assert f'<option value="{saved}" selected>' in settings_page
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_the_form_names_file_addresses_only_where_they_are_allowed(client, settings, allowed):
+    settings.HRSYNC_ALLOW_LOCAL_FILES = allowed
+
+    html = new_csv_page(client)
+
+    assert ("file:///path/staff.csv" in html) is allowed
+    assert "sftp://host[:port]/path/staff.csv" in html
+
+
+def test_the_kind_card_says_what_a_csv_connection_does(client):
+    html = client.get(reverse("connections:new")).content.decode()
+
+    assert "Reads a CSV file of employees from an SFTP server or an HTTPS address on every sync." in html
