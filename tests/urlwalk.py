@@ -267,7 +267,7 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
         locations=[LocationChange(action=LocationAction.CREATE, remote_location_id="L1", remote_name="North site")],
         employees_planned=True,
     )
-    w.finished_run = run(plan=created, status=SyncRun.Status.COMPLETED_WITH_ERRORS)
+    w.finished_run = run(plan=created, status=SyncRun.Status.COMPLETED_WITH_CONFLICTS)
     w.blocked_run = run(
         plan=SyncPlan(
             changes=[

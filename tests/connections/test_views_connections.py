@@ -158,7 +158,7 @@ def test_list_shows_each_connection_with_health_last_run_and_schedule(client):
 
     assert f'href="{reverse("connections:overview", args=[quiet.pk])}">Quiet HR</a>' in page
     assert f'href="{reverse("connections:overview", args=[busy.pk])}">Busy HR</a>' in page
-    assert page.count("<td>ActionHRM</td>") == 2
+    assert page.count('<td data-label="Integration">ActionHRM</td>') == 2
     assert "Not checked" in page
     assert '<span class="badge badge-bad">Failing</span>' in page
     assert "rejected the username or password" in page
