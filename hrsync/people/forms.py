@@ -116,5 +116,9 @@ class PersonForm(forms.Form):
             field.validators = [v for v in field.validators if not isinstance(v, _SERVICE_CHECKED)]
         if "email" in self.fields:
             self.fields["email"].widget.input_type = "email"
+        # A person needs a first or a last name (the services check it): neither is optional.
+        for name, other in (("first_name", "last name"), ("last_name", "first name")):
+            if name in self.fields:
+                self.fields[name].required_when = f"there is no {other}"
         if "depot" in self.fields:
             self.fields["depot"].empty_label = "No depot"

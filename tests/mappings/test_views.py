@@ -95,7 +95,7 @@ def test_the_employees_tab_says_which_records_have_left_the_source(staff, connec
 
     run_url = reverse("connections:run", args=[connection.pk, left.pk])
     assert html.count("Not in the source since") == 1
-    assert f'Not in the source since <a href="{run_url}">run #{left.pk}</a>' in html
+    assert f'Not in the source since <a href="{run_url}">Sync #{left.pk}</a>' in html
 
 
 def test_the_employees_tab_searches_remote_and_person_fields(staff, connection):

@@ -111,6 +111,14 @@ def test_the_add_person_form_has_a_manager_picker_and_a_depot_select(staff):
     assert 'name="status"' in html
 
 
+def test_the_names_are_not_labelled_optional_since_one_of_them_is_needed(staff):
+    html = staff.get(NEW).content.decode()
+
+    assert '<label for="id_first_name">First name</label>' in html
+    assert '<label for="id_last_name">Last name</label>' in html
+    assert '<label for="id_job_title">Job title <span class="optional">(optional)</span></label>' in html
+
+
 def test_adding_a_person_moves_the_directory_fingerprint_so_an_earlier_dry_run_is_out_of_date(admin_user):
     connection = connection_create(
         kind="actionhrm", name="Acme HR", config={"subdomain": "acme", "username": "api"}, secrets={"password": "pw"}
