@@ -186,30 +186,34 @@ class ChangeListing:
 
 
 def sync_run_changes_at(*, rows: Iterable[SyncRunChange]) -> list[dict[str, Any]]:
-    """The changes of these index rows (of one run), in their order, each
-    with the person the index knows of: opens only the chunks they lie in."""
+    """The changes of these index rows (of one run or several), in their
+    order, each with the person the index knows of: one query, which opens
+    only the chunks they lie in."""
     rows = list(rows)
     if not rows:
         return []
-    chunks = dict(
-        SyncRunChangeChunk.objects.filter(
-            run_id=rows[0].run_id, number__in={row.chunk for row in rows}
-        ).values_list("number", "changes")
-    )
+    places = Q()
+    for run_id, number in {(row.run_id, row.chunk) for row in rows}:
+        places |= Q(run_id=run_id, number=number)
+    chunks = {
+        (run_id, number): changes
+        for run_id, number, changes in SyncRunChangeChunk.objects.filter(places).values_list(
+            "run_id", "number", "changes"
+        )
+    }
     changes = []
     for row in rows:
-        change = dict(chunks[row.chunk][row.seq - row.chunk * CHUNK_SIZE])
+        change = dict(chunks[row.run_id, row.chunk][row.seq - row.chunk * CHUNK_SIZE])
         change["person_id"] = row.person_id
         changes.append(change)
     return changes
 
 
 def sync_run_person_changes(*, run_ids: Iterable[int], person_id: int) -> dict[int, list[dict[str, Any]]]:
-    """Run id → the changes about this person in that run's report, in order."""
+    """Run id → the changes about this person in that run's report, in
+    order: two queries, however many runs."""
     rows = list(SyncRunChange.objects.filter(run_id__in=list(run_ids), person_id=person_id).order_by("run_id", "seq"))
     found: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        found.setdefault(row.run_id, [])
-    for run_id in found:
-        found[run_id] = sync_run_changes_at(rows=[row for row in rows if row.run_id == run_id])
+    for row, change in zip(rows, sync_run_changes_at(rows=rows), strict=True):
+        found.setdefault(row.run_id, []).append(change)
     return found

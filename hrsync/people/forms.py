@@ -116,6 +116,9 @@ class PersonForm(forms.Form):
             field.validators = [v for v in field.validators if not isinstance(v, _SERVICE_CHECKED)]
         if "email" in self.fields:
             self.fields["email"].widget.input_type = "email"
+        if "job_title" in self.fields:
+            # Up to 200 characters: a grid column would cut most of it off.
+            self.fields["job_title"].wide = True
         # A person needs a first or a last name (the services check it): neither is optional.
         for name, other in (("first_name", "last name"), ("last_name", "first name")):
             if name in self.fields:

@@ -4,6 +4,7 @@ same rules, in the same words, as a sync applies to a record."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -244,3 +245,9 @@ def test_a_forged_post_cannot_change_a_field_the_connection_owns(staff):
     person.refresh_from_db()
     assert (person.first_name, person.job_title) == ("Ada", "Engineer")
     assert SyncRun.objects.count() == 0
+
+
+def test_the_job_title_takes_a_whole_row_so_a_long_title_is_not_cut_off(staff):
+    html = staff.get(NEW).content.decode()
+
+    assert re.search(r'<div class="field wide">\s*<label for="id_job_title">', html)

@@ -330,6 +330,8 @@ def test_the_person_page_reads_only_the_last_20_runs(staff, acme, django_assert_
     assert len(response.context["history"]) == 20
     assert "Ancient" not in response.content.decode()
     assert len([q for q in queries if 'FROM "connections_syncrun"' in q["sql"]]) == 1
+    # The 20 runs' changes about her: one index query and one chunk query, not one per run.
+    assert len([q for q in queries if 'FROM "connections_syncrunchange' in q["sql"]]) == 2
 
 
 # -- protection ---------------------------------------------------------------------------
