@@ -23,7 +23,9 @@ bench [--people N ...] [--db sqlite|postgres] [...]
     Installs the benchmark's extra (django-import-export, for comparison) and
     runs `python -m bench` with the arguments given: deterministic rosters
     synced through the CSV connector, timed, and written to
-    docs/PERFORMANCE.md. `python3 dev.py bench --help` lists its options.
+    docs/PERFORMANCE.md. `--personio N` syncs N people from a stand-in
+    Personio instead, under Personio's rate limits.
+    `python3 dev.py bench --help` lists its options.
 
 Options for every command:
     --no-install   use the Python running this script as is: no .venv, no pip

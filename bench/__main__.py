@@ -1,4 +1,4 @@
-"""python -m bench [--people N ...] [--db sqlite|postgres]: see bench/__init__.py."""
+"""python -m bench [--people N ...] [--db sqlite|postgres] [--personio N]: see bench/__init__.py."""
 
 from __future__ import annotations
 
@@ -361,10 +361,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workdir", default=str(ROOT / "var" / "bench"), help="where the rosters are written")
     parser.add_argument("--skip-import-export", action="store_true", help="leave out django-import-export")
     parser.add_argument("--no-write", action="store_true", help=f"print the table only; leave {DOC.name} alone")
+    parser.add_argument("--personio", type=int, metavar="N",
+                        help="instead: sync N people from a stand-in Personio through the Personio connector "
+                             "(bench/personio.py), under Personio's rate limits")
     args = parser.parse_args(argv)
 
     def say(message: str) -> None:
         print(f"bench: {message}", file=sys.stderr, flush=True)
+
+    if args.personio:
+        from bench.personio import scenario_run
+
+        return scenario_run(args, say, argv)
 
     if not args.skip_import_export:
         try:

@@ -9,18 +9,24 @@ services own every rule about what a connection may hold.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from connections import services
 from connections.models import Connection, SyncRun
-from connectors.base import Connector, FormSection
+from connectors import outbound
+from connectors.base import Connector, ConnectorError, FormSection
 from connectors.registry import connector_class, enabled_kinds
+from hrsync.people.labels import field_label
 from hrsync.people.models import Person
+
+logger = logging.getLogger(__name__)
 
 #: Prefix of the connector's own fields, so they never collide with ours.
 CONFIG_PREFIX = "config"
@@ -79,6 +85,7 @@ def connector_config_form(
     data: Any = None,
     connection: Connection | None = None,
     secrets_typed: bool = False,
+    connector: Connector | None = None,
 ) -> forms.Form:
     """The connector's ``config_form``, prefixed, with every secret field as an
     empty password input (an empty textarea when the connector's widget is a
@@ -89,7 +96,8 @@ def connector_config_form(
     Secrets are never rendered back: on the settings page a stored secret makes
     its field optional, and a blank value keeps it (the service does that).
     ``secrets_typed``: the page is shown again after a post, so a secret the
-    admin typed is asked for again.
+    admin typed is asked for again. ``connector``: the connection's, when the
+    page has built it already (``page_connector``).
     """
     initial = {}
     if connection is not None:
@@ -98,6 +106,10 @@ def connector_config_form(
     if data is not None:
         data = _with_unshown_values(cls, data, shown=shown, initial=initial)
     form = cls.config_form(data=data, initial=initial, prefix=CONFIG_PREFIX)
+    if connection is not None and connection.pk is not None and hasattr(form, "source_offer"):
+        # A form may offer what the source holds (a list of its attribute
+        # names); its hook handles a source that cannot be read.
+        form.source_offer(connector=connector or services.connection_connector(connection=connection))
     stored = set(connection.secrets) if connection is not None else set()
     retype: list[str] = []
     for name in cls.secret_fields:
@@ -146,16 +158,19 @@ def _with_unshown_values(cls: type[Connector], data: Any, *, shown: list[str], i
     return data
 
 
-def connector_form_values(cls: type[Connector], data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def connector_form_values(
+    cls: type[Connector], data: Any, files: Any = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the admin typed into the connector's fields of a page, as
     (config, secrets) for ``connection_create`` / ``connection_update``: the
     service validates them with the connector's form, bound once, over the
     stored settings (so this page does not bind it again to save). Fields
-    the page does not show are left out, so they keep their stored values."""
+    the page does not show are left out, so they keep their stored values.
+    An uploaded file (``files``) is passed on as the value of its field."""
     config, secrets = {}, {}
     for name in shown_config_fields(cls):
         field = cls.config_form.base_fields[name]
-        value = field.widget.value_from_datadict(data, {}, f"{CONFIG_PREFIX}-{name}")
+        value = field.widget.value_from_datadict(data, files or {}, f"{CONFIG_PREFIX}-{name}")
         (secrets if name in cls.secret_fields else config)[name] = "" if value is None else value
     return config, secrets
 
@@ -316,6 +331,271 @@ def status_map_formset(connection: Connection, data: Any = None) -> BaseStatusMa
     return StatusMapFormSet(data=data, initial=rows, prefix=STATUS_MAP_PREFIX)
 
 
+# -- the field map ------------------------------------------------------------------
+
+#: How ``Connector.field_map_fields`` says that any custom field may be mapped.
+CUSTOM_FIELDS = "custom.<key>"
+#: The person-field choice "Custom field…": the row's key box names which.
+CUSTOM_CHOICE = "custom"
+FIELD_MAP_PREFIX = "field_map"
+#: The one list of the source's attribute names that every attribute box offers.
+FIELD_MAP_DATALIST_ID = "field_map-attributes"
+
+
+class _AttributesReadOnce:
+    """A connector whose ``attribute_labels()`` asks the vendor at most once:
+    the connector's own form and the field map both offer the attribute
+    names, and a page waits on the vendor once (a failure is remembered
+    too). Everything else is the connector's; a connector without the hook
+    still lacks it."""
+
+    def __init__(self, connector: Connector) -> None:
+        self._connector = connector
+        self._labels: dict[str, str] | None = None
+        self._error: ConnectorError | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._connector, name)
+        return self._attribute_labels if name == "attribute_labels" else value
+
+    def __repr__(self) -> str:
+        return repr(self._connector)
+
+    def _attribute_labels(self) -> dict[str, str]:
+        if self._error is not None:
+            raise self._error
+        if self._labels is None:
+            try:
+                self._labels = dict(self._connector.attribute_labels())
+            except ConnectorError as exc:
+                self._error = exc
+                raise
+        return dict(self._labels)
+
+
+def page_connector(connection: Connection) -> Connector:
+    """The connection's connector for the forms of one page
+    (``connector_config_form``, ``source_offer_read``)."""
+    return _AttributesReadOnce(services.connection_connector(connection=connection))  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOffer:
+    """What a connection's source tells its Settings page: its attribute
+    names (key → label) for the field map's boxes, the names it gives
+    custom fields, and, when it could not list its attributes, why."""
+
+    attributes: dict[str, str] = field(default_factory=dict)
+    custom_labels: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+
+
+def source_offer_read(*, connector: Connector) -> SourceOffer:
+    """Ask ``connector`` for its attribute names (``attribute_labels()``,
+    where it has the hook) within the page's time allowance. Never raises:
+    the Settings page opens whatever the vendor does, with plain boxes."""
+    attributes: dict[str, str] = {}
+    problem = ""
+    if hasattr(connector, "attribute_labels"):
+        try:
+            with outbound.deadline(
+                seconds=settings.HRSYNC_WEB_CHECK_SECONDS, then="Type the attribute's name instead."
+            ):
+                attributes = {str(key): str(label) for key, label in connector.attribute_labels().items()}
+        except ConnectorError as exc:
+            problem = exc.message
+        except Exception:  # noqa: BLE001 - any connector's failure; the list is a nicety
+            logger.warning("Could not list the attributes of %r", connector, exc_info=True)
+            problem = "the HR system's answer could not be read"
+    try:
+        # Read after the attributes: a source may name custom fields by their attribute's label.
+        custom_labels = dict(connector.custom_field_labels())
+    except Exception:  # noqa: BLE001 - as above: the keys still read as words
+        logger.warning("Could not read the custom field names of %r", connector, exc_info=True)
+        custom_labels = {}
+    return SourceOffer(attributes=attributes, custom_labels=custom_labels, problem=problem)
+
+
+def _field_choices(cls: type[Connector]) -> list[tuple[str, str]]:
+    """The connector's mappable person fields by label; a label two fields
+    share (one field's other name) says which key it is."""
+    keys = [key for key in cls.field_map_fields if key != CUSTOM_FIELDS]
+    labels = {key: field_label(key) for key in keys}
+    shared = {label for label in labels.values() if list(labels.values()).count(label) > 1}
+    choices = sorted(
+        ((key, f"{label} ({key})" if label in shared else label) for key, label in labels.items()),
+        key=lambda choice: (choice[1].casefold(), choice[0]),
+    )
+    if CUSTOM_FIELDS in cls.field_map_fields:
+        choices.append((CUSTOM_CHOICE, "Custom field…"))
+    return [("", "— choose a field —"), *choices]
+
+
+class FieldMapRowForm(forms.Form):
+    """One person field → the HR system's attribute that fills it. A saved
+    entry's row posts its field as a hidden value, and a blank attribute
+    removes the entry; the extra row chooses a field (or "Custom field…"
+    and its key) to add. Rows are checked with the service's own rule
+    (``field_map_entry_clean``), so the page and ``--set field_map.<field>``
+    accept the same names."""
+
+    person_field = forms.CharField(required=False, widget=forms.HiddenInput)
+    new_field = forms.ChoiceField(label="Person field", required=False, error_messages={
+        "invalid_choice": "Choose one of the person fields listed.",
+    })
+    custom_key = forms.CharField(
+        label="Custom field key",
+        required=False,
+        max_length=services.MAX_VENDOR_ATTRIBUTE_LENGTH,
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    attribute = forms.CharField(
+        label="Attribute in the HR system",
+        required=False,
+        # The service's rule words a too-long name; the box only stops runaway pastes.
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off", "maxlength": "500"}),
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        connector: type[Connector],
+        saved: dict[str, str],
+        offer: SourceOffer,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.connector = connector
+        self.saved = saved
+        self.fields["new_field"].choices = _field_choices(connector)
+        if CUSTOM_FIELDS not in connector.field_map_fields:
+            del self.fields["custom_key"]
+        if offer.attributes:
+            self.fields["attribute"].widget.attrs["list"] = FIELD_MAP_DATALIST_ID
+        self.offer = offer
+        key = self.initial.get("person_field", "")
+        #: The saved entry's field as the page names it ("" on the extra row).
+        self.field_text = field_label(key, custom_labels=offer.custom_labels) if key else ""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        attribute = cleaned.get("attribute", "")
+        key = cleaned.get("person_field", "").strip()
+        if key:
+            if attribute == str(self.saved.get(key, "")).strip():
+                cleaned["entry"] = None  # unchanged: a name saved before today's rules stays as it was
+                return cleaned
+            if not attribute:
+                cleaned["entry"] = (key, "")  # the service removes it
+                return cleaned
+        else:
+            key = self._new_key(cleaned)
+            if key is None or (not key and not attribute):
+                cleaned["entry"] = None
+                return cleaned
+            if not key:
+                self.add_error("new_field", "Choose the person field this attribute fills.")
+                return cleaned
+            if not attribute:
+                self.add_error("attribute", f"Enter the attribute that fills “{self.label_for(key)}”.")
+                return cleaned
+        try:
+            cleaned["entry"] = services.field_map_entry_clean(
+                connector=self.connector, field=key, attribute=attribute,
+            )
+        except ValidationError as exc:
+            self.add_error("attribute", exc)
+        return cleaned
+
+    def label_for(self, key: str) -> str:
+        """``key`` as this page names it."""
+        return field_label(key, custom_labels=self.offer.custom_labels)
+
+    def _new_key(self, cleaned: dict[str, Any]) -> str | None:
+        """The field the extra row adds, "" when none is chosen; None (after
+        adding the error) when the choice and the key box disagree."""
+        choice, custom_key = cleaned.get("new_field", ""), cleaned.get("custom_key", "").strip()
+        # Typed with its prefix, as --set field_map.custom.<key> spells it: the same field.
+        custom_key = custom_key.removeprefix("custom.").strip()
+        if choice and choice != CUSTOM_CHOICE:
+            if custom_key:
+                self.add_error(
+                    "custom_key", "Clear the custom field key, or choose “Custom field…” as the person field."
+                )
+                return None
+            return choice
+        if custom_key:
+            return f"custom.{custom_key}"
+        if choice == CUSTOM_CHOICE:
+            self.add_error("custom_key", "Enter the key of the custom field, such as marital_status.")
+            return None
+        return ""
+
+
+class BaseFieldMapFormSet(forms.BaseFormSet):
+    #: The source's attribute names, its custom field names, or why it could not list them.
+    offer: SourceOffer
+    #: The connector's own words on mapping its fields (``Connector.field_map_help``).
+    help: str = ""
+    #: Whether the extra row may name a custom field (``custom.<key>``).
+    allows_custom: bool = False
+    datalist_id = FIELD_MAP_DATALIST_ID
+
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        seen: set[str] = set()
+        for form in self.forms:
+            entry = form.cleaned_data.get("entry")
+            saved_row = bool(form.cleaned_data.get("person_field", "").strip())
+            key = entry[0] if entry else form.cleaned_data.get("person_field", "").strip()
+            if not key:
+                continue
+            if key in seen:
+                target = "attribute" if saved_row else "custom_key" if key.startswith("custom.") else "new_field"
+                form.add_error(
+                    target, f"“{form.label_for(key)}” is mapped already: change its attribute in its row above."
+                )
+            seen.add(key)
+
+    def field_map(self) -> dict[str, str]:
+        """The entries added or changed (a blank attribute: removed), for
+        ``connection_update_tested`` (which merges them)."""
+        return dict(form.cleaned_data["entry"] for form in self.forms if form.cleaned_data.get("entry"))
+
+
+FieldMapFormSet = forms.formset_factory(FieldMapRowForm, formset=BaseFieldMapFormSet, extra=1)
+
+
+def field_map_formset(
+    connection: Connection, data: Any = None, *, offered: SourceOffer | None = None
+) -> BaseFieldMapFormSet | None:
+    """The Settings tab's field map: a row per saved entry, standard fields
+    by label first, then custom ones, and one row to add. None when the
+    connector reads no field map. ``offered``: what the source offers
+    (``source_offer_read``); without it the boxes are plain."""
+    cls = connector_class(connection.kind)
+    if not cls.field_map_fields:
+        return None
+    offer = offered or SourceOffer()
+    saved = {str(key): str(value) for key, value in connection.field_map.items()}
+    # PostgreSQL's jsonb does not keep the order keys were saved in.
+    keys = sorted(saved, key=lambda key: (
+        key.startswith("custom."), field_label(key, custom_labels=offer.custom_labels).casefold(), key,
+    ))
+    formset = FieldMapFormSet(
+        data=data,
+        initial=[{"person_field": key, "attribute": saved[key]} for key in keys],
+        prefix=FIELD_MAP_PREFIX,
+        form_kwargs={"connector": cls, "saved": saved, "offer": offer},
+    )
+    formset.offer, formset.help = offer, cls.field_map_help
+    formset.allows_custom = CUSTOM_FIELDS in cls.field_map_fields
+    return formset
+
+
 class OptionToggleForm(forms.Form):
     option = forms.ChoiceField(choices=[("background_sync", "Background sync"),
                                         ("credential_notifications", "Credential notifications"),
@@ -329,6 +609,7 @@ SYNC_ACTIONS: dict[str, tuple[str, str, bool]] = {
     "locations": ("Sync Locations", SyncRun.Scope.LOCATIONS, False),
     "employees_dry_run": ("Sync Employees (Dry Run)", SyncRun.Scope.EMPLOYEES, True),
     "employees": ("Sync Employees", SyncRun.Scope.EMPLOYEES, False),
+    "absences": ("Sync Absences", SyncRun.Scope.ABSENCES, False),
 }
 
 

@@ -70,6 +70,7 @@ class SyncRun(models.Model):
     class Scope(models.TextChoices):
         EMPLOYEES = "employees", "Employees"
         LOCATIONS = "locations", "Locations"
+        ABSENCES = "absences", "Absences"
         ALL = "all", "All data"
 
     class Trigger(models.TextChoices):
@@ -110,6 +111,10 @@ class SyncRun(models.Model):
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="runs")
     scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.ALL)
     dry_run = models.BooleanField(default=False)
+    #: A delta run reads only the records changed since ``read_since``: it
+    #: never deactivates anyone by their absence (DESIGN §5.6).
+    delta = models.BooleanField(default=False)
+    read_since = models.DateTimeField(null=True, blank=True)
     trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.MANUAL)
     status = models.CharField(
         max_length=30, choices=Status.choices, default=Status.QUEUED, db_index=True

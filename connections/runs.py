@@ -67,11 +67,16 @@ def sync_run_start(
     user=None,
     applied_from: SyncRun | None = None,
     enqueue: bool = True,
+    delta: bool = False,
 ) -> SyncRun:
     """Create a queued run and (after commit) hand it to a worker.
 
     The database refuses a second queued/running run for one connection, so
     two clicks, the scheduler and the CLI cannot race each other.
+
+    ``delta``: read only the employees changed since the last successful
+    read (``sync_run_last_read``); the runner makes it a full read, and says
+    why in its notes, when the connector cannot or nothing was read before.
     """
     if not connection.enabled:
         raise ConnectionDisabled(connection)
@@ -84,6 +89,7 @@ def sync_run_start(
                 trigger=trigger,
                 requested_by=_signed_in(user),
                 applied_from=applied_from,
+                delta=delta,
             )
     except IntegrityError as exc:
         if SyncRun.objects.filter(connection=connection, status__in=SyncRun.ACTIVE_STATUSES).exists():
@@ -151,6 +157,8 @@ def sync_run_apply_dry_run(
         user=user,
         applied_from=dry_run,
         enqueue=enqueue,
+        # Read as the dry run read, so an unchanged source gives the previewed plan.
+        delta=dry_run.delta,
     )
 
 
@@ -201,20 +209,90 @@ def sync_run_reject(*, run: SyncRun, user=None) -> SyncRun:
 # -- scheduling -------------------------------------------------------------------
 
 
+#: The scopes whose runs read the employees, so that a delta can start from one.
+_READS_EMPLOYEES = (SyncRun.Scope.ALL, SyncRun.Scope.EMPLOYEES)
+
+
+def sync_run_last_read(
+    *, connection: Connection, full: bool = False, since: dt.datetime | None = None
+) -> SyncRun | None:
+    """The latest real run of ``connection`` that read its employees and
+    completed (``SyncRun.COMPLETED_STATUSES``), full or delta (only a full
+    one with ``full``), started at or after ``since`` if given.
+
+    A blocked run that an admin approved is left out: its ``started_at`` is
+    when it was applied, not when it read the source.
+    """
+    runs = SyncRun.objects.filter(
+        connection=connection,
+        dry_run=False,
+        status__in=SyncRun.COMPLETED_STATUSES,
+        scope__in=_READS_EMPLOYEES,
+        started_at__isnull=False,
+        decided_at__isnull=True,
+    )
+    if full:
+        runs = runs.filter(delta=False)
+    if since is not None:
+        runs = runs.filter(started_at__gte=since)
+    return runs.order_by("-started_at", "-pk").only("id", "started_at", "delta").first()
+
+
+def _full_sync_time(connection: Connection) -> dt.time | None:
+    """The local time of the connection's daily full read, for a connector
+    that reads changes in between (``DeltaReadable``); None: every
+    scheduled run reads everything."""
+    # Imported here: the services import the registry and every connector.
+    from connections.services import connection_connector
+    from connectors.base import DeltaReadable
+
+    try:
+        connector = connection_connector(connection=connection)
+    except Exception:  # a connector that cannot be built fails its run, in words, there
+        return None
+    return connector.full_sync_time if isinstance(connector, DeltaReadable) else None
+
+
+def _scheduled_read(connection: Connection, now: dt.datetime) -> tuple[bool, dt.datetime]:
+    """Whether the connection's due run is a delta, and when it is next due.
+
+    With a daily full read at ``full_sync_time``, the first pass at or after
+    today's time that finds no successful full read since then reads
+    everything (a failed one is tried again at the next pass); the passes
+    in between read the changes. The next time is never later than the
+    next full read's.
+    """
+    by_interval = now + connection.sync_interval
+    full_time = _full_sync_time(connection)
+    if full_time is None:
+        return False, by_interval
+    today = timezone.localtime(now).date()
+    todays_full = timezone.make_aware(dt.datetime.combine(today, full_time))
+    if now < todays_full:
+        return True, min(by_interval, todays_full)
+    tomorrows_full = timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=1), full_time))
+    done_today = sync_run_last_read(connection=connection, full=True, since=todays_full) is not None
+    return done_today, min(by_interval, tomorrows_full)
+
+
 def syncs_dispatch_due(*, now: dt.datetime | None = None) -> list[SyncRun]:
-    """Enqueue a run for every connection whose background sync is due."""
+    """Enqueue a run for every connection whose background sync is due: a
+    delta or a full read, as ``_scheduled_read`` decides."""
     now = now or timezone.now()
     due = Connection.objects.filter(enabled=True, background_sync=True).filter(
         Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
     )
     started = []
     for connection in due:
+        delta, next_at = _scheduled_read(connection, now)
         # Set the next time first: a connection that is already running is
         # simply tried again at its next slot instead of every few minutes.
-        Connection.objects.filter(pk=connection.pk).update(next_sync_at=now + connection.sync_interval)
+        Connection.objects.filter(pk=connection.pk).update(next_sync_at=next_at)
         try:
             started.append(
-                sync_run_start(connection=connection, scope=SyncRun.Scope.ALL, trigger=SyncRun.Trigger.SCHEDULE)
+                sync_run_start(
+                    connection=connection, scope=SyncRun.Scope.ALL, trigger=SyncRun.Trigger.SCHEDULE, delta=delta
+                )
             )
         except SyncAlreadyRunning:
             logger.info("Skipping the scheduled sync of %s: a sync is already running.", connection.name)

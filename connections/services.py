@@ -93,7 +93,9 @@ def field_map_entry_clean(*, connector: type[Connector], field: str, attribute: 
     field, attribute = str(field).strip(), str(attribute).strip()
     if not connector.field_map_fields:
         raise ValidationError(f"{connector.label} does not read a field map.")
-    if field not in connector.field_map_fields:
+    # "custom.<key>" among the fields: any custom field may be mapped.
+    custom = field.startswith("custom.") and field != "custom." and "custom.<key>" in connector.field_map_fields
+    if field not in connector.field_map_fields and not custom:
         known = ", ".join(sorted(connector.field_map_fields))
         raise ValidationError(f"'{_quoted(field)}' is not a field {connector.label} can map. Use one of: {known}.")
     if len(attribute) > MAX_VENDOR_ATTRIBUTE_LENGTH:
@@ -315,21 +317,24 @@ def connection_update_tested(
     config: Mapping[str, Any],
     secrets: Mapping[str, Any],
     status_map: Mapping[str, str],
+    field_map: Mapping[str, str] | None = None,
     save_failing: bool,
 ) -> tuple[bool, Check]:
     """"Save and test" on the Settings tab. When the connector's settings
     change, they are tested before they are saved, and a failing test saves
     nothing unless ``save_failing`` ("Save anyway"): working settings are not
-    replaced by broken ones by accident. Other changes (the schedule, the
-    status map) are saved, then tested. Returns (saved, the check); when not
-    saved the instance holds the refused values: reload it. Raises
-    ValidationError like ``connection_update``."""
-    stored = (dict(connection.config), dict(connection.secrets))
+    replaced by broken ones by accident. A changed ``field_map`` (merged like
+    ``connection_update``'s) is a change of what the connector reads, so it
+    is tested first too. Other changes (the schedule, the status map) are
+    saved, then tested. Returns (saved, the check); when not saved the
+    instance holds the refused values: reload it. Raises ValidationError
+    like ``connection_update``."""
+    stored = (dict(connection.config), dict(connection.secrets), dict(connection.field_map))
     _connection_apply(
         connection=connection, options=options, config=config, secrets=secrets,
-        status_map=status_map, field_map=None, validate_settings=False,
+        status_map=status_map, field_map=field_map, validate_settings=False,
     )
-    if (connection.config, connection.secrets) == stored:
+    if (connection.config, connection.secrets, connection.field_map) == stored:
         _connection_save(connection=connection)
         return True, connection_check(connection=connection)
     check = _connection_try(connection=connection)

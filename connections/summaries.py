@@ -10,8 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils import timezone
+from django.utils.formats import date_format
+
 from connections.models import SyncRun
 from connections.reports import sync_run_report_changes
+from connections.sync.absences import ABSENCE_COUNT_KEYS, PUSH_COUNT_KEYS
 
 #: The counts every summary carries, zero when the run did not record them.
 SUMMARY_COUNT_KEYS = (
@@ -37,12 +41,39 @@ def sync_run_counts(*, run: SyncRun) -> dict[str, Any]:
     counts: dict[str, Any] = {key: int(raw.get(key) or 0) for key in SUMMARY_COUNT_KEYS}
     if isinstance(raw.get("locations"), dict):
         counts["locations"] = dict(raw["locations"])
+    # The absences stream's, when the run read it, in a fixed order.
+    for stream, keys in (("absences", ABSENCE_COUNT_KEYS.values()), ("pushes", PUSH_COUNT_KEYS.values())):
+        if isinstance(raw.get(stream), dict):
+            counts[stream] = {key: int(raw[stream].get(key) or 0) for key in keys}
     return counts
+
+
+def sync_run_read_employees(*, run: SyncRun) -> bool:
+    """Whether the run read (or, queued, is to read) employees: as its
+    report says, else by its scope."""
+    streams = (run.report or {}).get("streams")
+    if streams:
+        return "employees" in streams
+    return run.scope in (SyncRun.Scope.EMPLOYEES, SyncRun.Scope.ALL)
+
+
+def sync_run_read_words(*, run: SyncRun) -> str:
+    """How the run read its employees, in words: "Delta: changes since 1 Dec
+    2026, 14:05" (local time) or "Full read"; empty for a run that read no
+    employees (an absences-only run), where neither would be true."""
+    if not sync_run_read_employees(run=run):
+        return ""
+    if not run.delta:
+        return "Full read"
+    if run.read_since is None:
+        return "Delta: changes since the last successful read"
+    return f"Delta: changes since {date_format(timezone.localtime(run.read_since), 'j M Y, H:i')}"
 
 
 def sync_run_summary(*, run: SyncRun) -> dict[str, Any]:
     """``{"id", "connection", "kind", "scope", "dry_run", "trigger", "status",
-    "counts", "error", "started_at", "finished_at"}``; datetimes as ISO 8601."""
+    "counts", "error", "started_at", "finished_at", "delta", "read_since"}``;
+    datetimes as ISO 8601; ``read_since``: a delta run's "changed since"."""
     return {
         "id": run.pk,
         "connection": run.connection.name,
@@ -55,6 +86,8 @@ def sync_run_summary(*, run: SyncRun) -> dict[str, Any]:
         "error": run.error,
         "started_at": _iso(run.started_at),
         "finished_at": _iso(run.finished_at),
+        "delta": run.delta,
+        "read_since": _iso(run.read_since),
     }
 
 
@@ -111,14 +144,15 @@ def sync_run_summary_lines(*, run: SyncRun) -> list[str]:
     summary = sync_run_summary(run=run)
     lines = [
         f"{run.title} of {summary['connection']} ({run.scope}, {run.get_trigger_display().lower()}): "
-        f"{run.get_status_display()}"
+        f"{run.get_status_display()}",
     ]
+    if read := sync_run_read_words(run=run):
+        lines.append(read)
     counts = summary["counts"]
     lines.append(", ".join(f"{key} {counts[key]}" for key in SUMMARY_COUNT_KEYS))
-    if "locations" in counts:
-        lines.append(
-            "locations: " + ", ".join(f"{key} {value}" for key, value in counts["locations"].items())
-        )
+    for stream in ("locations", "absences", "pushes"):
+        if stream in counts:
+            lines.append(f"{stream}: " + ", ".join(f"{key} {value}" for key, value in counts[stream].items()))
     if run.error:
         lines.append(f"error: {run.error}")
     return lines

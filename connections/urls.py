@@ -1,7 +1,7 @@
 from django.urls import path
 
 from connections.views import connections as views
-from connections.views import runs
+from connections.views import absences, runs
 from connectors.registry import connector_urlpatterns
 from mappings import views as mapping_views
 
@@ -35,6 +35,7 @@ urlpatterns = [
         name="conflict_resolve",
     ),
     path("<int:pk>/depots/", mapping_views.DepotMappingView.as_view(), name="depots"),
+    path("<int:pk>/absences/", absences.AbsenceListView.as_view(), name="absences"),
     # Each connector's own pages: /connections/<pk>/<kind>/…, named connections:<kind>:…
     *connector_urlpatterns(),
 ]

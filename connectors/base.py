@@ -17,7 +17,7 @@ import datetime as dt
 import html
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, Self
@@ -93,10 +93,19 @@ class ConnectorError(Exception):
     429s, 5xx) have already been retried by the time they are raised.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        #: The HTTP status the vendor answered, when it answered.
+        self.status = status
+
+    @property
+    def refuses_the_record(self) -> bool:
+        """The vendor refused this one record (a 4xx other than 401, 403 and
+        429): on a write, that record's error, not a reason to retry or to
+        stop the other writes."""
+        return self.status is not None and 400 <= self.status < 500 and self.status not in (401, 403, 429)
 
     def __str__(self) -> str:
         return self.message
@@ -134,6 +143,12 @@ class RemoteEmployee:
     status: str = ""
     hire_date: dt.date | None = None
     termination_date: dt.date | None = None
+    #: Access dates (``Person.access_starts_on``/``access_ends_on``): set by
+    #: a connector whose connection grants access from the first working day
+    #: or locks it after the last one; the planner makes the person
+    #: onboarding before the first and terminated from the second.
+    access_starts_on: dt.date | None = None
+    access_ends_on: dt.date | None = None
     manager_remote_id: str = ""
     custom: dict[str, Any] = field(default_factory=dict)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -158,7 +173,68 @@ class RemoteEmployee:
         "job_title",
         "hire_date",
         "termination_date",
+        "access_starts_on",
+        "access_ends_on",
     )
+    #: The PERSON_FIELDS that hold a date.
+    DATE_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"date_of_birth", "hire_date", "termination_date", "access_starts_on", "access_ends_on"}
+    )
+
+
+@dataclass(slots=True)
+class RemoteAbsence:
+    """One absence (a holiday, a sick day) as the HR system describes it.
+
+    ``status`` is a ``people.Absence.Status`` value (the connector
+    translates its vendor's words); ``problems`` as for RemoteEmployee.
+    """
+
+    remote_id: str
+    employee_remote_id: str
+    type_name: str
+    start_date: dt.date | None
+    end_date: dt.date | None
+    half_day_start: bool = False
+    half_day_end: bool = False
+    status: str = "approved"
+    comment: str = ""
+    #: The vendor's other id for the same absence (Personio's ``id_v2``).
+    remote_id_v2: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    problems: list[str] = field(default_factory=list)
+    source_position: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PushChange:
+    """One write a run sends to the source after its local commit (DESIGN §1).
+
+    ``key`` names what is written on our side ("absence:12"): results come
+    back by it, and a repeated push of the same key must not create a second
+    record at the vendor. ``operation``: "create", "update" or "delete".
+    ``values`` are plain JSON values (dates as ISO strings); ``remote_id`` is
+    the vendor's id of the record, for an update or a delete.
+    """
+
+    stream: str
+    operation: str
+    key: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    remote_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    """How one push went: "sent" (with the vendor's ``remote_id`` of the
+    record), "rejected" (the vendor refused this record: ``message`` says
+    why, and it is not retried until it changes) or "failed" (the vendor
+    could not be reached or had an error: tried again at the next run)."""
+
+    key: str
+    outcome: str
+    remote_id: str = ""
+    message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +383,10 @@ class Connector:
     #: vendor attribute name a connection's ``field_map`` may set. Empty: the
     #: connector reads no field map.
     field_map_fields: ClassVar[frozenset[str]] = frozenset()
+    #: What an admin needs to know to map a field, beyond "which attribute
+    #: fills it", in a sentence for the Settings tab's Fields section (such
+    #: as which attributes the vendor lets these credentials read).
+    field_map_help: ClassVar[str] = ""
     #: True when the locations are exactly the distinct ``location_id`` of
     #: the employee records (a file with a location column): a sync of all
     #: data then takes them from the employees it read, instead of reading
@@ -314,6 +394,11 @@ class Connector:
     locations_in_records: ClassVar[bool] = False
     #: The connector's own pages, for the shared tabs to link to.
     pages: ClassVar[tuple[ConnectorPage, ...]] = ()
+
+    #: Selective sync (DESIGN §5.9): whether a record found for the first
+    #: time is synced, or waits, excluded, until an admin includes it. A
+    #: connector with a setting for it overrides this per instance.
+    include_new_records: bool = True
 
     def __init__(
         self,
@@ -325,6 +410,9 @@ class Connector:
         self._config = dict(config)
         self._secrets = dict(secrets)
         self.field_map = dict(field_map or {})
+        #: Set by the run reading this connector: says on the run's progress
+        #: what the connector waits for ("Waiting 2 s: Personio asked …").
+        self.progress_wait: Callable[[str], None] = _ignore_wait
 
     @cached_property
     def settings(self) -> Any:
@@ -377,9 +465,10 @@ class Connector:
         """Yield every location (depot, office, site) the HR system knows."""
         return iter(())
 
-    @staticmethod
-    def locations_of(records: Iterable[RemoteEmployee]) -> list[RemoteLocation]:
-        """The distinct locations the records name (``locations_in_records``)."""
+    def locations_of(self, records: Iterable[RemoteEmployee]) -> list[RemoteLocation]:
+        """The distinct locations the records name (``locations_in_records``),
+        each named by its id; a connector whose records carry the names
+        overrides this."""
         seen: dict[str, RemoteLocation] = {}
         for record in records:
             if record.location_id and record.location_id not in seen:
@@ -401,6 +490,10 @@ class Connector:
         and person pages (``hrsync.people.labels.field_label``); a key not
         listed is labelled from the key itself."""
         return {}
+
+
+def _ignore_wait(message: str) -> None:
+    """What a connector tells of its waits when nobody is watching."""
 
 
 # -- optional abilities ---------------------------------------------------------
@@ -489,4 +582,83 @@ class ColumnMapped:
     column_targets: ClassVar[tuple[str, ...]]
 
     def column_headers(self) -> ColumnLayout:
+        raise NotImplementedError
+
+
+class DeltaReadable:
+    """Ability: the source can list only the employees changed since a time,
+    so the schedule reads the whole list once a day and only the changes in
+    between (a *delta* run, which never deactivates anyone by absence).
+
+    Hooks:
+
+    ``fetch_employees_changed(since: datetime) -> Iterator[RemoteEmployee]``
+        The employees created or changed at or after ``since`` (an aware
+        datetime); raise ConnectorError as ``fetch_employees`` does.
+
+    ``full_sync_time -> datetime.time | None``
+        The local time of day of the daily full read; None: every scheduled
+        run is a full one.
+    """
+
+    def fetch_employees_changed(self, since: dt.datetime) -> Iterator[RemoteEmployee]:
+        raise NotImplementedError
+
+    @property
+    def full_sync_time(self) -> dt.time | None:
+        return None
+
+
+class AbsenceExchange:
+    """Ability: the source keeps absences, which flow one way or the other
+    as the connection's setting says (the ``absences`` stream).
+
+    Hooks:
+
+    ``absence_direction -> str``
+        "from_source" (the source's absences are copied here), "to_source"
+        (absences recorded in hrsync are sent to it, through ``Pushable``),
+        or "" (off: the connector does not list the stream).
+
+    ``absence_window(today) -> tuple[date, date]``
+        The first and last day a read covers: absences outside it are
+        neither read nor removed.
+
+    ``absences_only_approved -> bool``
+        Only approved absences are read (from_source) or sent (to_source).
+
+    ``fetch_absences() -> Iterator[RemoteAbsence]``
+        Every absence in the window (from_source). Raise ConnectorError if
+        the read fails part way: a partial list must never remove absences.
+    """
+
+    @property
+    def absence_direction(self) -> str:
+        return ""
+
+    def absence_window(self, today: dt.date) -> tuple[dt.date, dt.date]:
+        raise NotImplementedError
+
+    @property
+    def absences_only_approved(self) -> bool:
+        return False
+
+    def fetch_absences(self) -> Iterator[RemoteAbsence]:
+        raise NotImplementedError
+
+
+class Pushable:
+    """Ability: the run writes back to the source after its local commit
+    (DESIGN §1, pushes).
+
+    Hook:
+
+    ``push(changes: Sequence[PushChange]) -> Iterator[PushResult]``
+        Send each change, one at a time, and yield one result per change,
+        by its ``key``. A record the vendor refuses is a "rejected" result
+        with the vendor's message, never an exception; raise nothing for a
+        single record's failure ("failed"). A push must be safe to repeat.
+    """
+
+    def push(self, changes: Sequence[PushChange]) -> Iterator[PushResult]:
         raise NotImplementedError

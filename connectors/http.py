@@ -54,8 +54,11 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -76,7 +79,7 @@ from urllib3.util import Retry, Timeout
 from urllib3.util.retry import RequestHistory
 
 from connectors import outbound
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, address_split
 
 logger = logging.getLogger(__name__)
 
@@ -332,6 +335,8 @@ class HttpRetry(Retry):
         retry = self.new(history=(*self.history, RequestHistory(method, None, None, status, None)))
         response.drain_conn()  # the connection goes back to the pool while we wait
         request.tries += 1
+        if session.on_retry_wait is not None:
+            session.on_retry_wait(status, delay)
         session.sleep(delay)
         return retry
 
@@ -364,6 +369,9 @@ class HttpSession(requests.Session):
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
         self.sleep: Callable[[float], None] = backoff_sleep
+        #: Told ``(status, seconds)`` before each wait on an answer that said
+        #: "not now" (429, 5xx): a connector shows it on the run's progress.
+        self.on_retry_wait: Callable[[int, float], None] | None = None
         for prefix in ("https://", "http://"):
             self.mount(prefix, _CheckedAdapter(max_retries=HttpRetry(session=self)))
 
@@ -576,7 +584,7 @@ def raise_for_status(
     if template is None:
         template = _SERVER_ERROR if status >= 500 else _OTHER_CLIENT_ERROR
     message = template.format_map(fields)
-    raise ConnectorError(message, permanent=not is_retryable_status(status))
+    raise ConnectorError(message, permanent=not is_retryable_status(status), status=status)
 
 
 def _clean_reason(reason: str | None) -> str:
@@ -704,6 +712,114 @@ def request_json(
     return response_json(response, vendor=vendor, messages=messages, scrub=scrub)
 
 
+# -- client-side rate limiting ------------------------------------------------
+
+
+class RateLimiter:
+    """Keeps requests under a vendor's published limits, before it says 429.
+
+    ``limits`` are ``(count, seconds)`` pairs: at most ``count`` requests in
+    any window of ``seconds``, for every pair at once (Personio: 15 a second
+    and 300 a minute). The windows slide: :meth:`acquire` remembers when each
+    recent request went and waits until the oldest one that blocks has left
+    its window, so a burst at the end of one minute and another at the start
+    of the next still cannot exceed the limit.
+
+    ``clock`` (seconds, monotonic) and ``sleep`` are injectable so tests run
+    on a fake clock; ``on_wait(seconds)`` is told before each wait (a
+    connector turns it into progress an admin sees). One limiter can be
+    shared by threads: waiters queue on its lock.
+    """
+
+    def __init__(
+        self,
+        limits: Sequence[tuple[int, float]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> None:
+        if not limits:
+            raise ValueError("a RateLimiter needs at least one (count, seconds) limit")
+        for count, seconds in limits:
+            if int(count) < 1 or float(seconds) <= 0:
+                raise ValueError(f"a rate limit needs a count of 1 or more and seconds above 0, not {count}/{seconds}")
+        self.limits: tuple[tuple[int, float], ...] = tuple((int(c), float(s)) for c, s in limits)
+        self.clock = clock
+        self.sleep = sleep
+        self.on_wait = on_wait
+        self._longest = max(seconds for _, seconds in self.limits)
+        self._sent: deque[float] = deque()  # when recent requests went, oldest first
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        limits = ", ".join(f"{count}/{seconds:g}s" for count, seconds in self.limits)
+        return f"<RateLimiter {limits}>"
+
+    def acquire(self) -> float:
+        """Block until one more request may go, and count it as sent.
+
+        Returns the seconds waited (0.0 when under every limit).
+        """
+        return self._acquire()[1]
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """:meth:`acquire`, for a request sent inside the ``with`` block,
+        which then counts from when the block ends (its answer came), not
+        from when it began.
+
+        A vendor counts a request when it arrives, and the network may hold
+        one request back longer than the next: counted from its answer, the
+        latest moment it can have arrived, a window holds no more requests
+        at the vendor's end than at ours.
+        """
+        sent_at, _ = self._acquire()
+        try:
+            yield
+        finally:
+            with self._lock:
+                if sent_at in self._sent:  # unless the request outlasted every window
+                    self._sent.remove(sent_at)
+                self._sent.append(self.clock())  # monotonic: the deque stays in order
+
+    def _acquire(self) -> tuple[float, float]:
+        """(when the request was counted, seconds waited for it)."""
+        with self._lock:
+            started = None
+            while True:
+                now = self.clock()
+                started = now if started is None else started
+                ready_at = self._ready_at(now)
+                if ready_at <= now:
+                    self._sent.append(now)
+                    return now, now - started
+                # The clock is read again after the sleep: a sleep may end
+                # early, and the next pass then waits for the rest.
+                delay = ready_at - now
+                if self.on_wait is not None:
+                    self.on_wait(delay)
+                self.sleep(delay)
+
+    def _ready_at(self, now: float) -> float:
+        """The earliest time a request may go without overfilling any window."""
+        sent = self._sent
+        # A request blocks while ``sent_at + seconds > now``: the same
+        # expression as the time it stops blocking, so the comparison and
+        # the wait agree to the last bit of a float.
+        while sent and sent[0] + self._longest <= now:
+            sent.popleft()
+        ready_at = now
+        for count, seconds in self.limits:
+            if len(sent) < count:
+                continue
+            # The count-th most recent request must have left the window.
+            free_at = sent[-count] + seconds
+            if free_at > now:
+                ready_at = max(ready_at, free_at)
+        return ready_at
+
+
 def insecure_loopback_allowed() -> bool:
     """Whether a connector may use plain ``http://`` to this machine's loopback.
 
@@ -716,3 +832,34 @@ def insecure_loopback_allowed() -> bool:
     from django.conf import settings
 
     return bool(settings.DEBUG or getattr(settings, "HRSYNC_ALLOW_INSECURE_LOOPBACK", False))
+
+
+def https_base_url_normalise(value: str, *, example: str, sign_in: str) -> str:
+    """A vendor API's base URL as the admin typed it, normalised: https with
+    a host and no user-info, query or fragment; no trailing slash.
+
+    Plain http is accepted only for a loopback host when
+    :func:`insecure_loopback_allowed` (a stand-in server in development and
+    tests). ``example``: an address of this vendor, for the messages;
+    ``sign_in``: where the credentials go instead ("the API username and
+    password fields"). Raises ValueError; the messages never repeat the URL
+    (it might carry a password).
+    """
+    text = value.strip()
+    invalid = f"Enter a valid URL, such as {example}."
+    parts = address_split(text, invalid=invalid)
+    scheme = parts.scheme.lower()
+    insecure_ok = (
+        scheme == "http"
+        and outbound.is_local_host(parts.hostname or "")
+        and insecure_loopback_allowed()
+    )
+    if scheme != "https" and not insecure_ok:
+        raise ValueError("The base URL must start with https://.")
+    if not parts.hostname:
+        raise ValueError(invalid)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"Do not put a user name or password in the base URL; use {sign_in}.")
+    if parts.query or parts.fragment:
+        raise ValueError("The base URL cannot have a query (?…) or fragment (#…).")
+    return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")

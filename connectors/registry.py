@@ -23,6 +23,7 @@ from connectors.base import Connector
 CONNECTORS: dict[str, tuple[str, str]] = {
     "actionhrm": ("ActionHRM", "connectors.actionhrm.connector.ActionHRMConnector"),
     "csv_file": ("CSV file (SFTP/HTTPS)", "connectors.csv_file.connector.CsvFileConnector"),
+    "personio": ("Personio", "connectors.personio.connector.PersonioConnector"),
     "sample": ("Sample HR data (demo)", "connectors.sample.connector.SampleConnector"),
 }
 

@@ -1,6 +1,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hrsync.settings")
 
@@ -19,4 +20,12 @@ def _schedule_dispatcher(sender: Celery, **kwargs) -> None:
         float(settings.HRSYNC_DISPATCH_EVERY),
         sender.signature("connections.tasks.dispatch_due_syncs"),
         name="dispatch due syncs",
+    )
+    # Access dates take effect at the start of the day, local time (the
+    # dispatcher applies them too, so a day the beat missed is caught up
+    # within minutes).
+    sender.add_periodic_task(
+        crontab(hour=0, minute=5),
+        sender.signature("people.tasks.apply_access_dates"),
+        name="apply access dates",
     )

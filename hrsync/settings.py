@@ -135,6 +135,12 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Vendor access tokens (encrypted) are cached here so a run reuses the last
+# run's token: the web and worker processes must share it, hence files under
+# VAR_DIR by default rather than each process's memory. Machines that share
+# no disk point CACHE_URL at Redis (redis://host:6379/1).
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -134,3 +134,38 @@ class ConflictGroupResolveForm(forms.Form):
         if not raw.isdigit():
             raise forms.ValidationError("Choose one of the records of this group to keep.")
         return int(raw)
+
+
+class _RemoteIdsField(forms.Field):
+    """Every value of a repeated field (checkboxes, hidden inputs), in order,
+    once each."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[str]:
+        return list(dict.fromkeys(v for v in (value or []) if isinstance(v, str) and v))
+
+
+class EmployeeSelectionForm(forms.Form):
+    """The Employees tab's bulk selection: include or exclude the ticked
+    records, or every record of the page shown (``all_on_page`` with the
+    page's ids), so it works without JavaScript."""
+
+    OPERATIONS = (("include", "Include selected in syncs"), ("exclude", "Exclude selected from syncs"))
+
+    operation = forms.ChoiceField(choices=OPERATIONS)
+    selected = _RemoteIdsField(required=False)
+    page_ids = _RemoteIdsField(required=False)
+    all_on_page = forms.BooleanField(required=False, label="All records on this page")
+
+    def clean(self):
+        cleaned = super().clean()
+        ids = list(cleaned.get("selected") or [])
+        if cleaned.get("all_on_page"):
+            ids = list(dict.fromkeys([*(cleaned.get("page_ids") or []), *ids]))
+        if not ids and "operation" not in self.errors:
+            raise forms.ValidationError(
+                "Select the records first: tick their boxes, or tick All records on this page."
+            )
+        cleaned["remote_ids"] = ids
+        return cleaned

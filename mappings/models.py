@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Length
 
 
 class EmployeeMapping(models.Model):
@@ -13,6 +14,9 @@ class EmployeeMapping(models.Model):
         #: Linked to nobody and claiming nobody else's person: the next sync
         #: links it by email or creates a person (an admin may do it first).
         UNMATCHED = "unmatched", "Unmatched"
+        #: Left out by the connection's selection (selective sync): never
+        #: created or changed, listed as skipped, until an admin includes it.
+        EXCLUDED = "excluded", "Excluded"
 
     connection = models.ForeignKey(
         "connections.Connection", on_delete=models.CASCADE, related_name="employee_mappings"
@@ -47,6 +51,13 @@ class EmployeeMapping(models.Model):
 
     class Meta:
         ordering = ["connection", "remote_id"]
+        indexes = [
+            # The Employees tab's order (ids as numbers count: 2 before 10),
+            # so a page of 100,000 records is read off the index, not sorted.
+            models.Index(
+                "connection", Length("remote_id"), "remote_id", "id", name="employee_mapping_id_order"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "remote_id"], name="employee_mapping_unique_remote_id"
@@ -62,6 +73,11 @@ class EmployeeMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection} {self.remote_id} → {self.person or self.get_state_display()}"
+
+    @property
+    def included(self) -> bool:
+        """Whether the connection's selection syncs this record (selective sync)."""
+        return self.state != self.State.EXCLUDED
 
 
 class DepotMapping(models.Model):

@@ -19,7 +19,7 @@ State = EmployeeMapping.State
 
 #: Rows of a comparison, in this order; custom fields follow, by label.
 _FIELD_ORDER = ("name", *RemoteEmployee.PERSON_FIELDS, "status", "depot", "manager")
-_DATE_FIELDS = frozenset({"date_of_birth", "hire_date", "termination_date"})
+_DATE_FIELDS = RemoteEmployee.DATE_FIELDS
 
 
 @dataclass(slots=True)
@@ -255,3 +255,46 @@ def conflict_group_list(
         groups.append(group)
     groups.sort(key=lambda g: (g.mappings[0].remote_id, g.key))
     return groups
+
+
+#: What a record's state says in a list an operator reads (``employees list``).
+STATE_WORDS = {
+    State.LINKED: "Included · linked",
+    State.UNMATCHED: "Included · not linked yet",
+    State.CONFLICT: "Included · conflict",
+    State.IGNORED: "Ignored",
+    State.EXCLUDED: "Excluded — not synced",
+}
+
+
+def employee_record_list(*, connection: Connection) -> list[dict[str, Any]]:
+    """Every record of ``connection`` a sync has read, by remote id, as plain
+    values (the ``employees list`` command's rows), in one query."""
+    mappings = (
+        EmployeeMapping.objects.filter(connection=connection)
+        .select_related("person")
+        .only(
+            "remote_id", "remote_name", "remote_email", "remote_status", "state", "message",
+            "missing_since_run_id", "person__id", "person__first_name", "person__last_name", "person__email",
+        )
+        .order_by("remote_id", "id")
+    )
+    return [
+        {
+            "remote_id": m.remote_id,
+            "name": m.remote_name,
+            "email": m.remote_email,
+            "source_status": m.remote_status,
+            "included": m.included,
+            "state": m.state,
+            "state_text": STATE_WORDS.get(m.state, m.get_state_display()),
+            "message": m.message,
+            "person": (
+                {"id": m.person.pk, "name": m.person.full_name, "email": m.person.email}
+                if m.person is not None
+                else None
+            ),
+            "not_in_source_since_run": m.missing_since_run_id,
+        }
+        for m in mappings.iterator(chunk_size=2000)
+    ]

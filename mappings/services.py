@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from connections.models import Connection
 from hrsync.people.models import Depot, Person
+from hrsync.people.rules import shown
 from mappings.models import DepotMapping, EmployeeMapping
 
 
@@ -363,6 +364,128 @@ def mapping_create_person(*, mapping: EmployeeMapping, without_email: bool = Fal
         mapping.save(update_fields=["person", "state", "message", "remote_records", "updated_at"])
         conflict_messages_refresh(connection_id=mapping.connection_id, emails=[mapping.remote_email])
     return person
+
+
+# -- selective sync (which records a connection syncs) -----------------------------
+
+#: Remote ids read per query: well under any database's limit of parameters.
+_IDS_PER_QUERY = 2000
+
+
+class UnknownRecordsError(ValueError):
+    """Some of the remote ids asked for are not records of the connection.
+
+    ``remote_ids`` are those ids, in the order given. Raised before anything
+    is written: nothing was changed.
+    """
+
+    def __init__(self, *, connection: Connection, remote_ids: Sequence[str]) -> None:
+        self.remote_ids = list(remote_ids)
+        named = ", ".join(shown(rid) for rid in self.remote_ids[:10])
+        if len(self.remote_ids) > 10:
+            named += f" and {len(self.remote_ids) - 10} more"
+        super().__init__(
+            f"{connection.name} has no record with the id{'s' if len(self.remote_ids) > 1 else ''} "
+            f"{named}, so nothing was changed. A record is known once a sync has read it: "
+            "check the ids, or run a sync first."
+        )
+
+
+def _mappings_selected(*, connection: Connection, remote_ids: Iterable[str]) -> list[EmployeeMapping]:
+    """The connection's records with ``remote_ids``, locked until the commit
+    (in id order, so two admins selecting overlapping pages wait in turn).
+    Raises UnknownRecordsError naming the ids that are not its records."""
+    wanted = list(dict.fromkeys(remote_ids))
+    found: list[EmployeeMapping] = []
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        found.extend(
+            EmployeeMapping.objects.select_for_update()
+            .filter(connection=connection, remote_id__in=wanted[start:start + _IDS_PER_QUERY])
+            .only("id", "remote_id", "person_id", "state", "remote_email")
+            .order_by("pk")
+        )
+    known = {m.remote_id for m in found}
+    if unknown := [rid for rid in wanted if rid not in known]:
+        raise UnknownRecordsError(connection=connection, remote_ids=unknown)
+    return found
+
+
+def mappings_include(*, connection: Connection, remote_ids: Iterable[str]) -> int:
+    """Include records of ``connection`` in its syncs again (selective sync,
+    DESIGN §5.9). Returns how many were excluded and now are not.
+
+    A record excluded after it was linked still has its person and is
+    linked again, so the next sync updates them; unless that person was
+    linked to, or is managed by, another connection meanwhile, when the
+    record becomes unmatched like any other. A record without a person
+    becomes unmatched: the next sync links it by email or creates a person,
+    and invites them when the connection sends credential notifications.
+    Records that are included already are left as they are. Unknown ids
+    raise ``UnknownRecordsError`` and change nothing. In a fixed number of
+    queries, whatever the number of ids.
+    """
+    State = EmployeeMapping.State
+    with transaction.atomic():
+        excluded = [
+            m for m in _mappings_selected(connection=connection, remote_ids=remote_ids) if m.state == State.EXCLUDED
+        ]
+        if not excluded:
+            return 0
+        # Locked as ``mapping_link`` locks its person: a link made elsewhere
+        # meanwhile is seen, and none is made while this one is decided.
+        held = sorted({m.person_id for m in excluded if m.person_id is not None})
+        managers = dict(
+            Person.objects.select_for_update().filter(pk__in=held).order_by("pk").values_list("pk", "managed_by_id")
+        )
+        linked = set(
+            EmployeeMapping.objects.filter(person_id__in=held, state=State.LINKED).values_list("person_id", flat=True)
+        )
+        free = {
+            person_id
+            for person_id, manager_id in managers.items()
+            if person_id not in linked and manager_id in (None, connection.pk)
+        }
+        relinked = [m.pk for m in excluded if m.person_id in free]
+        unmatched = [m for m in excluded if m.person_id not in free]
+        now = timezone.now()
+        EmployeeMapping.objects.filter(pk__in=relinked).update(state=State.LINKED, message="", updated_at=now)
+        EmployeeMapping.objects.filter(pk__in=[m.pk for m in unmatched]).update(
+            state=State.UNMATCHED, person=None, message=NOT_LINKED_MESSAGE, remote_records=[], updated_at=now
+        )
+        # The connection holds its people again (their fields are its to write).
+        Person.objects.filter(pk__in=free, managed_by__isnull=True).update(managed_by=connection, updated_at=now)
+        # The waiting ones say what the next sync does with them; and those
+        # sharing an email with any of them are told again too.
+        conflict_messages_refresh(connection_id=connection.pk, emails=[m.remote_email for m in excluded])
+    return len(excluded)
+
+
+def mappings_exclude(*, connection: Connection, remote_ids: Iterable[str]) -> int:
+    """Leave records of ``connection`` out of its syncs (selective sync,
+    DESIGN §5.9): syncs skip them, with the reason, and create or change
+    nobody for them. Returns how many were included and now are not.
+
+    Excluding a linked record unlinks nothing and deactivates nobody: the
+    record keeps its person, who stays in the directory as they are and is
+    no longer updated, nor deactivated when the record leaves the source,
+    until the record is included again (``mappings_include``). A record in
+    conflict stops claiming its email, so the records it collided with are
+    told again what the next sync does with them; an ignored record becomes
+    an excluded one. Unknown ids raise ``UnknownRecordsError`` and change
+    nothing. In a fixed number of queries, whatever the number of ids.
+    """
+    State = EmployeeMapping.State
+    with transaction.atomic():
+        included = [
+            m for m in _mappings_selected(connection=connection, remote_ids=remote_ids) if m.state != State.EXCLUDED
+        ]
+        if not included:
+            return 0
+        EmployeeMapping.objects.filter(pk__in=[m.pk for m in included]).update(
+            state=State.EXCLUDED, message="", remote_records=[], updated_at=timezone.now()
+        )
+        conflict_messages_refresh(connection_id=connection.pk, emails=[m.remote_email for m in included])
+    return len(included)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
+from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +21,12 @@ from connections.views.checks import safe_next
 from hrsync.people.models import Depot
 from hrsync.search import search_text
 from mappings import selectors, services
-from mappings.forms import ConflictGroupResolveForm, DepotMappingsForm, EmployeeMappingActionForm
+from mappings.forms import (
+    ConflictGroupResolveForm,
+    DepotMappingsForm,
+    EmployeeMappingActionForm,
+    EmployeeSelectionForm,
+)
 from mappings.models import DepotMapping, EmployeeMapping
 
 State = EmployeeMapping.State
@@ -43,6 +49,12 @@ EMPLOYEE_FILTERS: dict[str, tuple[str, Q, str]] = {
     ),
     "linked": ("Linked", Q(state=State.LINKED, person__isnull=False), ""),
     "ignored": ("Ignored", Q(state=State.IGNORED), "Ignored records are left out of every sync."),
+    "excluded": (
+        "Excluded",
+        Q(state=State.EXCLUDED),
+        "Excluded records are left out of this connection's syncs: nobody is created or changed for them, "
+        "and a person linked before stays as they are. Tick them and choose Include selected to sync them.",
+    ),
 }
 #: Groups of colliding records on one page of the Conflicts filter.
 GROUPS_PER_PAGE = 20
@@ -101,7 +113,10 @@ class EmployeeMappingListView(ConnectionTabMixin, TemplateView):
             mappings.filter(EMPLOYEE_FILTERS[current][1])
             .select_related("person")
             .only(*EMPLOYEE_COLUMNS)
-            .order_by("remote_id", "id")
+            # Ids in the order they count (2 before 10), not as text (10 before
+            # 2): the shorter id first, then alike ids as text; the pk keeps
+            # pages stable.
+            .order_by(Length("remote_id"), "remote_id", "id")
         )
         page = Paginator(mappings, self.paginate_by).get_page(self.request.GET.get("page"))
         filters = [
@@ -113,10 +128,35 @@ class EmployeeMappingListView(ConnectionTabMixin, TemplateView):
             q=q,
             current_filter=current,
             filters=filters,
-            filter_about=[(EMPLOYEE_FILTERS[slug][0], EMPLOYEE_FILTERS[slug][2]) for slug in ("conflicts", "unmatched")],
+            filter_about=[
+                (EMPLOYEE_FILTERS[slug][0], EMPLOYEE_FILTERS[slug][2]) for slug in ("conflicts", "unmatched", "excluded")
+            ],
             total=counts["total"],
             **kwargs,
         )
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Include or exclude the selected records (selective sync), then
+        back to the list as it was (search, filter and page kept)."""
+        back = _employees_back_url(request, self.connection)
+        form = EmployeeSelectionForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect(back)
+        remote_ids = form.cleaned_data["remote_ids"]
+        including = form.cleaned_data["operation"] == "include"
+        try:
+            if including:
+                changed = services.mappings_include(connection=self.connection, remote_ids=remote_ids)
+            else:
+                changed = services.mappings_exclude(connection=self.connection, remote_ids=remote_ids)
+        except services.UnknownRecordsError as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
+        messages.success(request, _selection_text(changed=changed, asked=len(remote_ids), including=including))
+        return redirect(back)
 
     def _conflict_groups(self, q: str) -> dict[str, Any]:
         """The Conflicts filter: one page of groups instead of rows."""
@@ -188,6 +228,32 @@ class EmployeeMappingActionView(ConnectionTabMixin, View):
 
     def _back_url(self) -> str:
         return _employees_back_url(self.request, self.connection)
+
+
+def _selection_text(*, changed: int, asked: int, including: bool) -> str:
+    def records(count: int) -> str:
+        return f"{count} record{'' if count == 1 else 's'}"
+
+    if not changed:
+        return (
+            "Nothing changed: the selected records were included already."
+            if including
+            else "Nothing changed: the selected records were excluded already."
+        )
+    if including:
+        text = (
+            f"Included {records(changed)}: the next sync updates, links or creates "
+            f"{'its person' if changed == 1 else 'their people'}."
+        )
+    else:
+        text = (
+            f"Excluded {records(changed)}: syncs skip {'it' if changed == 1 else 'them'} and create or change "
+            "nobody for them; people linked to them stay as they are."
+        )
+    if already := asked - changed:
+        state = "included" if including else "excluded"
+        text += f" {records(already)} {'was' if already == 1 else 'were'} {state} already."
+    return text
 
 
 def _employees_back_url(request: HttpRequest, connection) -> str:

@@ -37,6 +37,19 @@ def _no_backoff_sleep(monkeypatch):
     monkeypatch.setattr("connectors.http.backoff_sleep", lambda seconds: None)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache(settings):
+    """Every test starts with an empty cache (vendor tokens live there), in
+    this process's memory: never the file cache that a running hrsync, or
+    another test run, shares."""
+    from django.core.cache import cache
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "hrsync-tests"}
+    }
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def _sshd(tmp_path_factory):
     from tests.connectors.csv_file import servers

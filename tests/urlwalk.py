@@ -23,8 +23,9 @@ from django.utils import timezone
 
 from connections.models import SyncRun
 from connections.services import connection_create, connection_record_health
+from connections.sync.absences import AbsenceChange
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
-from hrsync.people.models import Depot, Person
+from hrsync.people.models import Absence, Depot, Person
 from mappings.models import DepotMapping, EmployeeMapping
 from tests.factories import sync_run_report_store
 
@@ -165,11 +166,17 @@ EXPECTED: dict[str, Access] = {
     "connections:employee_action": STAFF_POST,
     "connections:conflict_resolve": STAFF_POST,
     "connections:depots": STAFF_PAGE,
+    # Only for a connection whose connector exchanges absences: opened on
+    # build_world's Personio connection (absences from Personio);
+    # tests/people/test_absence_pages.py checks the 404 of one that does not.
+    "connections:absences": STAFF_PAGE,
     "people:list": STAFF_PAGE,
     "people:new": STAFF_PAGE,  # GET shows the Add person form
     "people:search": STAFF_JSON,
     "people:detail": STAFF_PAGE,
     "people:protect": STAFF_POST,
+    "people:absence_new": STAFF_PAGE,  # GET shows the Add absence form
+    "people:absence_remove": STAFF_PAGE,  # GET asks for confirmation
     "login": PUBLIC,
     "logout": Access(NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED),  # POST only (Django 5)
     "password_change": SIGNED_IN,
@@ -188,11 +195,15 @@ EXPECTED: dict[str, Access] = {
 
 def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
     """A connection with everything a page can show: runs of each kind,
-    employee and depot mappings, managed and manual people, and users.
+    employee and depot mappings, managed and manual people, and users; and a
+    Personio connection (``w.personio``) that copies absences from Personio
+    and waits for new people to be included, with a linked person who has
+    absences from Personio and one recorded in hrsync, and an excluded record.
 
-    ``password`` is the connection's ActionHRM API password. The users have
-    no password (tests sign them in with ``force_login``): hashing one costs
-    more than the rest of the world together.
+    ``password`` is the ActionHRM connection's API password and the Personio
+    connection's client secret. The users have no password (tests sign them
+    in with ``force_login``): hashing one costs more than the rest of the
+    world together.
     """
     User = get_user_model()
     now = timezone.now()
@@ -230,6 +241,9 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
         custom_fields={"shift": "early"},
     )
     w.manual = Person.objects.create(first_name="Manual", last_name="Person", email="manual@example.com")
+    w.absence = Absence.objects.create(
+        person=w.manual, type_name="Holiday", start_date=now.date(), end_date=now.date() + dt.timedelta(days=2)
+    )
     w.mapping = EmployeeMapping.objects.create(
         connection=w.connection, remote_id="R1", person=w.person, remote_name="Ada Lovelace",
         remote_email="ada@example.com", remote_status="Active",
@@ -260,7 +274,7 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
                    values={"first_name": "Ada", "email": "ada@example.com"}),
             Change(action=Action.UPDATE, remote_id="R2", person_id=w.manager.pk, name="Grace Hopper",
                    fields={"job_title": ["", "Rear Admiral"]}, values={"job_title": "Rear Admiral"},
-                   warnings=["Location 'L2' (South site) is not mapped to a depot; the depot was left unchanged."]),
+                   warnings=["Location South site (L2) is not mapped to a depot; the depot was left unchanged."]),
             Change(action=Action.CONFLICT, remote_id="R3", email="ada@example.com",
                    message="Two records share ada@example.com."),
         ],
@@ -293,42 +307,145 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
         dry_run=True,
     )
     w.runs = (w.finished_run, w.blocked_run, w.dry_run)
+    _add_personio(w, client_secret=password)
     return w
+
+
+def _add_personio(w: SimpleNamespace, *, client_secret: str) -> None:
+    """The Personio connection of ``build_world``: its Settings page, Overview,
+    Employees tab (the include list) and Absences tab, and its person's
+    absences (Add absence, Remove) are in the walk."""
+    today = timezone.localdate()
+    w.personio = connection_create(
+        kind="personio",
+        name="Acme Personio",
+        config={
+            "client_id": "hrsync-walk",
+            # Nothing listens there: the Settings page's list of attributes
+            # fails at once and the page says so, without waiting on a network.
+            "base_url": "https://127.0.0.1:9",
+            "employee_number_attribute": "dynamic_21",
+            "include_new": False,
+            "absences": "from_personio",
+        },
+        secrets={"client_secret": client_secret},
+    )
+    connection_record_health(
+        connection=w.personio, ok=True, message="Connected to Personio at 127.0.0.1:9 (2 employees)"
+    )
+    w.personio_person = Person.objects.create(
+        first_name="Clara", last_name="Bauer", email="clara.bauer@example.com", employee_reference="EMP-000001",
+        job_title="Office Manager", managed_by=w.personio,
+    )
+    w.personio_mapping = EmployeeMapping.objects.create(
+        connection=w.personio, remote_id="1", person=w.personio_person, remote_name="Clara Bauer",
+        remote_email="clara.bauer@example.com", remote_status="active",
+    )
+    w.excluded = EmployeeMapping.objects.create(
+        connection=w.personio, remote_id="2", state=EmployeeMapping.State.EXCLUDED, remote_name="Jonas Richter",
+        remote_email="jonas.richter@example.com", remote_status="active",
+    )
+    w.pulled_absences = [
+        Absence.objects.create(
+            person=w.personio_person, connection=w.personio, remote_id=str(number), type_name=type_name,
+            start_date=today + dt.timedelta(days=start), end_date=today + dt.timedelta(days=start + days - 1),
+            half_day_end=half_day_end, status=status,
+        )
+        for number, type_name, start, days, half_day_end, status in (
+            (101, "Paid vacation", 3, 5, False, Absence.Status.APPROVED),
+            (102, "Sick leave", -10, 2, True, Absence.Status.APPROVED),
+            (103, "Parental leave", 40, 60, False, Absence.Status.PENDING),
+        )
+    ]
+    w.personio_recorded = Absence.objects.create(
+        person=w.personio_person, type_name="Training", start_date=today + dt.timedelta(days=14),
+        end_date=today + dt.timedelta(days=14), comment="First-aid course",
+    )
+    # A Sync Absences run: its page lists the absences it created, changed and removed.
+    vacation, sick, parental = w.pulled_absences
+    plan = SyncPlan(
+        absence_direction="from_source",
+        absences=[
+            AbsenceChange(
+                action="create", remote_id=vacation.remote_id, employee_remote_id="1", absence_id=vacation.pk,
+                person_id=w.personio_person.pk, name="Clara Bauer", type_name=vacation.type_name,
+                start_date=vacation.start_date.isoformat(), end_date=vacation.end_date.isoformat(),
+            ),
+            AbsenceChange(
+                action="update", remote_id=parental.remote_id, employee_remote_id="1", absence_id=parental.pk,
+                person_id=w.personio_person.pk, name="Clara Bauer", type_name=parental.type_name,
+                start_date=parental.start_date.isoformat(), end_date=parental.end_date.isoformat(),
+                fields={"Status": ["Approved", "Pending"]},
+            ),
+            AbsenceChange(
+                action="remove", remote_id="100", employee_remote_id="1", person_id=w.personio_person.pk,
+                name="Clara Bauer", type_name="Paid vacation", start_date=today.isoformat(),
+                end_date=today.isoformat(), message="No longer in Acme Personio.",
+            ),
+            AbsenceChange(
+                action="skip", remote_id="104", employee_remote_id="2", name="Jonas Richter",
+                type_name="Paid vacation", start_date=today.isoformat(), end_date=today.isoformat(),
+                message="Jonas Richter is not synced (excluded on the Employees tab).",
+            ),
+        ],
+        absences_unchanged_not_listed=1,
+        streams={"absences": {"records": 5, "full_snapshot": True}},
+    )
+    now = timezone.now()
+    w.personio_run = SyncRun.objects.create(
+        connection=w.personio, requested_by=w.staff, scope=SyncRun.Scope.ABSENCES,
+        status=SyncRun.Status.SUCCEEDED, started_at=now - dt.timedelta(minutes=1), finished_at=now,
+        # Only the stream it read, as a real Sync Absences run counts.
+        counts={"absences": plan.count()["absences"]},
+    )
+    sync_run_report_store(run=w.personio_run, report=plan.to_report())
 
 
 def _on_connection(w: SimpleNamespace) -> list[dict[str, Any]]:
     return [{"pk": w.connection.pk}]
 
 
+def _on_both_connections(w: SimpleNamespace) -> list[dict[str, Any]]:
+    return [{"pk": w.connection.pk}, {"pk": w.personio.pk}]
+
+
 def _on_each_run(w: SimpleNamespace) -> list[dict[str, Any]]:
-    return [{"pk": w.connection.pk, "run_id": run.pk} for run in w.runs]
+    return [{"pk": w.connection.pk, "run_id": run.pk} for run in w.runs] + [
+        {"pk": w.personio.pk, "run_id": w.personio_run.pk}
+    ]
 
 
 #: URL name → the argument sets to open it with (each one is a page to check).
 URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
-    "connections:overview": _on_connection,
+    "connections:overview": _on_both_connections,
     "connections:sync": _on_connection,
     "connections:options": _on_connection,
     "connections:progress": _on_connection,
-    "connections:settings": _on_connection,
+    "connections:settings": _on_both_connections,
     "connections:test": _on_connection,
     "connections:csv_file:pin_host_key": _on_connection,
     "connections:csv_file:columns": _on_connection,
     "connections:delete": _on_connection,
-    "connections:runs": _on_connection,
+    "connections:runs": _on_both_connections,
     "connections:run": _on_each_run,
     "connections:run_csv": _on_each_run,
     "connections:run_approve": lambda w: [{"pk": w.connection.pk, "run_id": w.blocked_run.pk}],
     "connections:run_reject": lambda w: [{"pk": w.connection.pk, "run_id": w.blocked_run.pk}],
     "connections:run_apply": lambda w: [{"pk": w.connection.pk, "run_id": w.dry_run.pk}],
-    "connections:employees": _on_connection,
+    "connections:employees": _on_both_connections,
     "connections:employee_action": lambda w: [
         {"pk": w.connection.pk, "mapping_id": m.pk} for m in (w.mapping, w.conflict)
     ],
     "connections:conflict_resolve": _on_connection,
     "connections:depots": _on_connection,
-    "people:detail": lambda w: [{"pk": p.pk} for p in (w.person, w.manual)],
+    "people:detail": lambda w: [{"pk": p.pk} for p in (w.person, w.manual, w.personio_person)],
     "people:protect": lambda w: [{"pk": w.person.pk}],
+    "people:absence_new": lambda w: [{"pk": p.pk} for p in (w.person, w.manual, w.personio_person)],
+    "people:absence_remove": lambda w: [
+        {"pk": w.manual.pk, "absence_id": w.absence.pk},
+        {"pk": w.personio_person.pk, "absence_id": w.personio_recorded.pk},
+    ],
+    "connections:absences": lambda w: [{"pk": w.personio.pk}],
     "password_reset_confirm": lambda w: [{"uidb64": "MQ", "token": "not-a-real-token"}],
 }
 

@@ -15,9 +15,11 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from django import forms
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
@@ -140,8 +142,22 @@ def settings_from_key_values(*, kind: str, values: Mapping[str, str]) -> Connect
         value: Any = values[name]
         if isinstance(form_field, forms.BooleanField):
             value = boolean_parse(value)
+        elif isinstance(form_field, forms.FileField):
+            value = file_setting_read(name=name, path=value)
         (typed.secrets if name in cls.secret_fields else typed.config)[name] = value
     return typed
+
+
+def file_setting_read(*, name: str, path: str) -> SimpleUploadedFile:
+    """A file setting's ``--set NAME=PATH``: the file at PATH, as the form
+    takes an upload. Raises ValidationError."""
+    try:
+        content = Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise ValidationError(
+            f"{name}: cannot read the file '{Truncator(path).chars(80)}' ({exc.strerror or 'unreadable'})."
+        ) from None
+    return SimpleUploadedFile(Path(path).name, content)
 
 
 def validation_message(exc: ValidationError) -> str:

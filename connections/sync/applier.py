@@ -11,7 +11,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Lower
@@ -21,14 +20,18 @@ from connections.sync.bulk import BATCH_SIZE, KEEP, rows_insert, rows_update
 from connections.sync.changes import Action, Change, LocationAction, SyncPlan
 from connections.sync.planner import person_label
 from connectors.base import RemoteEmployee
+from hrsync.people.access import people_logins_create, people_logins_set
 from hrsync.people.models import Person
+from hrsync.people.rules import person_has_access
 from mappings.models import DepotMapping, EmployeeMapping
 
 #: Columns the plan may set on a Person, besides the manager.
 WRITABLE = frozenset(
     {*RemoteEmployee.PERSON_FIELDS, "status", "depot_id", "custom_fields", "managed_by_id"}
 )
-DATE_FIELDS = frozenset({"date_of_birth", "hire_date", "termination_date"})
+DATE_FIELDS = RemoteEmployee.DATE_FIELDS
+#: The values of a change that decide whether the person may sign in.
+_ACCESS_VALUES = frozenset({"status", "access_starts_on", "access_ends_on"})
 
 
 @dataclass(slots=True)
@@ -52,7 +55,10 @@ def apply_plan(
     connection_id: int,
     run_id: int,
     credential_notifications: bool,
+    today: dt.date | None = None,
 ) -> ApplyResult:
+    """Write ``plan``; ``today`` (default: the local date now) is the day the
+    logins' access dates are compared with, as the plan's were."""
     now = timezone.now()
     result = ApplyResult()
     _apply_locations(plan, connection_id, now)
@@ -61,7 +67,7 @@ def apply_plan(
     person_id_by_remote = _apply_people(plan, connection_id, now, result)
     _apply_managers(plan, connection_id, person_id_by_remote, now)
     _apply_mappings(plan, connection_id, run_id, person_id_by_remote, now)
-    _apply_logins(plan, person_id_by_remote, credential_notifications, result, now)
+    _apply_logins(plan, person_id_by_remote, credential_notifications, result, now, today or timezone.localdate())
     return result
 
 
@@ -241,7 +247,8 @@ def _apply_managers(
             **dict(
                 EmployeeMapping.objects.filter(
                     connection_id=connection_id,
-                    state=EmployeeMapping.State.LINKED,
+                    # An excluded record keeps the person it had: still a manager (planner rule 9).
+                    state__in=(EmployeeMapping.State.LINKED, EmployeeMapping.State.EXCLUDED),
                     person__isnull=False,
                 ).values_list("remote_id", "person_id")
             ),
@@ -303,59 +310,44 @@ def _apply_logins(
     credential_notifications: bool,
     result: ApplyResult,
     now: dt.datetime,
+    today: dt.date,
 ) -> None:
-    """Deactivation disables the login; reactivation enables it again.
+    """A person's login follows their status and access dates
+    (``hrsync.people.rules.person_has_access``): a deactivation or a
+    last working day disables it, a reactivation or a first day enables it.
 
-    With credential notifications on, a person created or first linked with an
-    email gets a login without a usable password, and (after commit) an email
-    with a link to set one.
+    With credential notifications on, a person created or first linked with
+    an email, or starting (leaving onboarding) in this run, gets a login
+    without a usable password, and (after commit) an email with a link to
+    set one; nobody gets one before their access starts.
     """
-    gone = Person.GONE_STATUSES
-    status_by_person = {
-        person_id_by_remote.get(c.remote_id, c.person_id): c.values["status"]
+    changed_access = [
+        person_id_by_remote.get(c.remote_id, c.person_id)
         for c in plan.changes
-        if c.action in (Action.LINK, Action.DEACTIVATE, Action.REACTIVATE) and "status" in c.values
-    }
-    User = get_user_model()
-    disable = [pid for pid, status in status_by_person.items() if status in gone]
-    enable = [pid for pid, status in status_by_person.items() if status not in gone]
-    if disable:
-        User.objects.filter(person__in=disable, is_active=True).update(is_active=False)
-    if enable:
-        User.objects.filter(person__in=enable, is_active=False).update(is_active=True)
+        if c.action in (Action.LINK, Action.UPDATE, Action.DEACTIVATE, Action.REACTIVATE)
+        and not _ACCESS_VALUES.isdisjoint(c.values)
+    ]
+    people_logins_set(person_ids=[pid for pid in changed_access if pid is not None], today=today)
 
     if not credential_notifications:
         return
+    onboarding = Person.Status.ONBOARDING.value
     candidates = [
         person_id_by_remote[c.remote_id]
         for c in plan.changes
-        if c.action in (Action.CREATE, Action.LINK)
-        and c.remote_id in person_id_by_remote
-        and c.values.get("status", "active") not in gone
+        if c.remote_id in person_id_by_remote
+        and (
+            c.action in (Action.CREATE, Action.LINK)
+            or (c.action in (Action.UPDATE, Action.REACTIVATE) and c.fields.get("status", [None])[0] == onboarding)
+        )
     ]
-    people = [
-        p
-        for p in Person.objects.filter(id__in=candidates, user__isnull=True).exclude(email="")
+    # Only those whose access has started: the others get theirs on their first day.
+    allowed = [
+        pk
+        for start in range(0, len(candidates), BATCH_SIZE)
+        for pk, status, starts_on, ends_on in Person.objects.filter(
+            id__in=candidates[start:start + BATCH_SIZE]
+        ).values_list("pk", "status", "access_starts_on", "access_ends_on")
+        if person_has_access(status=status, access_starts_on=starts_on, access_ends_on=ends_on, today=today)
     ]
-    taken = set(
-        User.objects.annotate(u=Lower("username"))
-        .filter(u__in=[p.email.lower() for p in people])
-        .values_list("u", flat=True)
-    )
-    users, invited = [], []
-    for person in people:
-        username = person.email.strip().lower()
-        if username in taken:
-            # Never attach a synced person to a login somebody already has
-            # (it could be an admin's); an admin links them by hand.
-            continue
-        taken.add(username)
-        user = User(username=username, email=person.email.strip(), is_active=True)
-        user.set_unusable_password()
-        users.append(user)
-        invited.append(person)
-    User.objects.bulk_create(users, batch_size=BATCH_SIZE)
-    rows_update(
-        Person, ["user_id", "updated_at"], [[p.pk, u.pk, now] for p, u in zip(invited, users, strict=True)]
-    )
-    result.invite_person_ids = [p.pk for p in invited]
+    result.invite_person_ids = people_logins_create(person_ids=allowed, now=now)

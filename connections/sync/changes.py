@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from connections.sync.absences import AbsenceChange, PushItem, absence_counts, push_counts
 from connectors.base import RemoteEmployee
 
 
@@ -173,6 +174,13 @@ class SyncPlan:
     #: Quiet unchanged records of a plan read back from a report, which
     #: leaves them out (a re-sync of 100,000 people is mostly these).
     unchanged_not_listed: int = 0
+    #: The absences stream (``connections.sync.absences``): "from_source"
+    #: plans ``absences``, "to_source" plans ``pushes``; "" not read.
+    absence_direction: str = ""
+    absences: list[AbsenceChange] = field(default_factory=list)
+    #: As ``unchanged_not_listed``, for absences.
+    absences_unchanged_not_listed: int = 0
+    pushes: list[PushItem] = field(default_factory=list)
 
     def count(self) -> dict[str, Any]:
         counts = dict.fromkeys(COUNT_KEYS.values(), 0)
@@ -186,7 +194,16 @@ class SyncPlan:
             for change in self.locations:
                 location_counts[str(change.action)] += 1
             counts["locations"] = location_counts
+        if self.absence_direction == "from_source":
+            counts["absences"] = absence_counts(self.absences, unchanged_not_listed=self.absences_unchanged_not_listed)
+        elif self.absence_direction == "to_source":
+            counts["pushes"] = push_counts(self.pushes)
         return counts
+
+    @property
+    def has_stream_errors(self) -> bool:
+        """Whether a stream other than employees has an error row."""
+        return any(change.action == "error" for change in self.absences)
 
     @property
     def deactivations(self) -> list[Change]:
@@ -218,6 +235,12 @@ class SyncPlan:
             "notes": list(self.notes),
             "unchanged_not_listed": self.unchanged_not_listed + quiet,
             "locations": [c.to_dict() for c in self.locations],
+            "absence_direction": self.absence_direction,
+            # Unchanged absences are counted, not listed: most of them are.
+            "absences": [c.to_dict() for c in self.absences if c.action != "unchanged"],
+            "absences_unchanged_not_listed": self.absences_unchanged_not_listed
+            + sum(1 for c in self.absences if c.action == "unchanged"),
+            "pushes": [item.to_dict() for item in self.pushes],
         }
 
     @classmethod
@@ -237,4 +260,8 @@ class SyncPlan:
             streams=dict(head.get("streams", {})),
             notes=list(head.get("notes", [])),
             unchanged_not_listed=head.get("unchanged_not_listed", 0),
+            absence_direction=head.get("absence_direction", ""),
+            absences=[AbsenceChange.from_dict(c) for c in head.get("absences", [])],
+            absences_unchanged_not_listed=head.get("absences_unchanged_not_listed", 0),
+            pushes=[PushItem.from_dict(item) for item in head.get("pushes", [])],
         )

@@ -15,12 +15,15 @@ from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
 
+from connections.sync.absences import AbsenceState, absences_fingerprint, plan_absences
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
 from connections.sync.state import DirectoryState, PersonRow, normalise_email
 from connectors.base import RemoteEmployee, RemoteLocation
 from hrsync.people.models import Person
 from hrsync.people.rules import (
     FREE_TEXT_FIELDS,
+    access_status,
+    day_in_words,
     MAX_LENGTHS,
     UNSTORABLE,
     UNSTORABLE_IN_ONE_LINE,
@@ -35,6 +38,9 @@ from mappings.models import EmployeeMapping
 
 GONE = Person.GONE_STATUSES
 LINKED = EmployeeMapping.State.LINKED
+EXCLUDED = EmployeeMapping.State.EXCLUDED
+#: Why a record the connection's selection leaves out is skipped (rule 9).
+EXCLUDED_MESSAGE = "Excluded from this connection's sync: include it on the Employees tab."
 #: A custom field holds a fact about a person (a shoe size, a cost centre, an
 #: address), not a document: a longer value is a row error.
 MAX_CUSTOM_VALUE_LENGTH = 10_000
@@ -63,6 +69,11 @@ class PlanSettings:
     status_map: Mapping[str, str]
     provides: frozenset[str]
     full_snapshot: bool
+    #: The day the run plans for (access dates are compared with it).
+    today: dt.date | None = None
+    #: Selective sync: whether a record found for the first time is synced
+    #: (True) or waits, excluded, until an admin includes it (False).
+    include_new: bool = True
 
 
 def status_key(vendor_status: str) -> str:
@@ -78,6 +89,14 @@ def _as_json(value: Any) -> Any:
 def person_label(person: PersonRow) -> str:
     name = f"{person.first_name} {person.last_name}".strip()
     return name or person.email or f"person {person.id}"
+
+
+def _named(name: str, remote_id: str) -> str:
+    """A location or record in a message: by its name with its id in
+    brackets ("Bristol (BRS)"), or by the quoted id when it has no name of
+    its own (a location named by its id is not named twice)."""
+    name = name.strip()
+    return f"{name} ({remote_id})" if name and name != remote_id else f"'{remote_id}'"
 
 
 _FINGERPRINTED = attrgetter(
@@ -195,15 +214,26 @@ class _EmployeePlanner:
         changes: list[Change] = []
         self.records = records
         id_counts = Counter(r.remote_id for r in records if r.remote_id)
-        # An ignored record is left out of syncs, so its email claims nobody:
-        # ignoring one of two records that share an address settles it.
+        # An ignored or excluded record is left out of syncs, so its email
+        # claims nobody: ignoring one of two records that share an address
+        # settles it. So does a new record while new ones wait to be included.
         ignored = {
             remote_id
             for remote_id, mapping in self.state.mappings.items()
-            if mapping.state == EmployeeMapping.State.IGNORED
+            if mapping.state in (EmployeeMapping.State.IGNORED, EXCLUDED)
+        }
+        include_new, mappings = self.settings.include_new, self.state.mappings
+        # A record excluded after it was linked still holds its person (rule
+        # 9): another record with their email must not take them meanwhile.
+        self.held_by_excluded = {
+            mapping.person_id: remote_id
+            for remote_id, mapping in mappings.items()
+            if mapping.state == EXCLUDED and mapping.person_id is not None
         }
         email_counts = Counter(
-            normalise_email(r.email) for r in records if r.email.strip() and r.remote_id not in ignored
+            normalise_email(r.email)
+            for r in records
+            if r.email.strip() and r.remote_id not in ignored and (include_new or r.remote_id in mappings)
         )
         # Records created in this run → the name they are created with, so
         # managers can point at them, by name.
@@ -242,6 +272,10 @@ class _EmployeePlanner:
         mapping = self.state.mappings.get(record.remote_id)
         if mapping is not None:
             change.mapping_id = mapping.id
+            if mapping.state == EXCLUDED:
+                return self._plan_excluded(record, change, mapping)
+        elif not self.settings.include_new and _storable_id(record.remote_id):
+            return self._plan_excluded(record, change, None)
         problems = list(record.problems)
         if not record.remote_id and not any("id" in p for p in problems):
             problems.append("The record has no id.")
@@ -271,6 +305,14 @@ class _EmployeePlanner:
             change.message = " ".join(problems)
             change.name, change.email = visible(change.name), visible(change.email)
             return change
+        access_reason = ""
+        if self.settings.today is not None and (record.access_starts_on or record.access_ends_on):
+            status, access_reason = access_status(
+                status=status,
+                access_starts_on=record.access_starts_on,
+                access_ends_on=record.access_ends_on,
+                today=self.settings.today,
+            )
 
         snapshot = {
             "remote_name": change.name[:300],
@@ -308,7 +350,7 @@ class _EmployeePlanner:
             person_id = mapping.person_id
             action = Action.UPDATE
         elif email and (match := self.state.people_by_email.get(email)) is not None:
-            other = self.state.linked_remote_id_by_person.get(match)
+            other = self.state.linked_remote_id_by_person.get(match) or self.held_by_excluded.get(match)
             person = self.state.people[match]
             if other is not None and other != record.remote_id:
                 return self._conflict(
@@ -340,8 +382,45 @@ class _EmployeePlanner:
                 )
 
         if person_id is None:
-            return self._plan_create(record, change, status, snapshot, mapping)
-        return self._plan_existing(record, change, status, snapshot, mapping, person_id, action)
+            change = self._plan_create(record, change, status, snapshot, mapping)
+        else:
+            change = self._plan_existing(record, change, status, snapshot, mapping, person_id, action)
+        if access_reason:
+            _say_access_reason(change, access_reason, record=record, status=status)
+        return change
+
+    def _plan_excluded(self, record: RemoteEmployee, change: Change, mapping) -> Change:
+        """Rule 9: a record the connection's selection leaves out is skipped.
+
+        Before any check of its values: a record nobody asked for is not an
+        admin's to correct, so it is never an error row. Its snapshot (name,
+        email, source status) is kept current so the Employees tab shows it as
+        the source has it now. A record found for the first time while new
+        ones wait (``include_new`` off) gets its mapping, excluded, so the tab
+        can list it; a dry run writes no mapping, as always.
+
+        A record excluded after it was linked keeps its person: excluding
+        unlinks nothing and deactivates nobody. The person stays in the
+        directory as they are, no longer updated by this connection nor
+        deactivated when the record leaves the source (an excluded mapping is
+        not a linked one, so it is neither a leaver candidate nor counted
+        among the mapped people of the safeguard); including the record again
+        relinks it (``mappings.services.mappings_include``).
+        """
+        change.action = Action.SKIP
+        change.name, change.email = visible(change.name), visible(change.email)
+        if mapping is None:
+            change.message = f"New in {self.settings.connection_name}: waiting to be included."
+        else:
+            change.person_id = mapping.person_id
+            change.message = EXCLUDED_MESSAGE
+        snapshot = {
+            "remote_name": change.name[:300],
+            "remote_email": change.email[:254],
+            "remote_status": visible(record.status)[:100],
+        }
+        self._set_mapping(change, mapping, state=EXCLUDED, snapshot=snapshot)
+        return change
 
     def _text_problems(self, record: RemoteEmployee) -> list[str]:
         """Why the record's text cannot be stored: a control character, or an
@@ -485,9 +564,9 @@ class _EmployeePlanner:
             return None
         depot_id, remote_name, _ = self.state.depot_mappings.get(record.location_id, (None, "", 0))
         if depot_id is None:
-            label = f"'{record.location_id}'" + (f" ({remote_name})" if remote_name else "")
             change.warnings.append(
-                f"Location {label} is not mapped to a depot; the depot was left unchanged."
+                f"Location {_named(remote_name, record.location_id)} is not mapped to a depot; "
+                "the depot was left unchanged."
             )
         return depot_id
 
@@ -571,14 +650,27 @@ class _EmployeePlanner:
                 self._add_field(change, "manager", current, None, manager_remote_id="")
             return
         mapping = self.state.mappings.get(manager_rid)
-        if mapping is not None and mapping.state == LINKED and mapping.person_id in self.state.people:
+        # An excluded manager who was linked before is still in the directory
+        # (excluding them kept their person): they can still be the manager.
+        if (
+            mapping is not None
+            and mapping.state in (LINKED, EXCLUDED)
+            and mapping.person_id in self.state.people
+        ):
             if mapping.person_id != current:
                 self._add_field(change, "manager", current, mapping.person_id, manager_remote_id=manager_rid)
         elif manager_rid in self.creating:
             self._add_field(change, "manager", current, manager_rid, manager_remote_id=manager_rid)
-        else:
+        elif mapping is not None and mapping.state == EXCLUDED:
             change.warnings.append(
-                f"Manager {manager_rid} is not a synced person yet; the manager was left unchanged."
+                f"Manager {_named(mapping.remote_name, manager_rid)} is excluded from this connection's sync; "
+                "the manager was left unchanged. Include them on the Employees tab to set it."
+            )
+        else:
+            # By the name their record last had, from the state already loaded.
+            name = mapping.remote_name if mapping is not None else ""
+            change.warnings.append(
+                f"Manager {_named(name, manager_rid)} is not a synced person yet; the manager was left unchanged."
             )
 
     def _add_field(self, change: Change, name: str, old_id, new, *, manager_remote_id: str) -> None:
@@ -623,6 +715,25 @@ class _EmployeePlanner:
         return changes
 
 
+def _storable_id(remote_id: str) -> bool:
+    """Whether an employee mapping can hold ``remote_id`` as it is."""
+    return (
+        bool(remote_id)
+        and len(remote_id) <= MAX_REMOTE_ID_LENGTH
+        and UNSTORABLE_IN_ONE_LINE.search(remote_id) is None
+    )
+
+
+def _say_access_reason(change: Change, reason: str, *, record: RemoteEmployee, status: str) -> None:
+    """Say in the report why the access dates decided the status, where
+    they did: the person is created with it, or it changes."""
+    if change.action is Action.SKIP and status in GONE and record.access_ends_on is not None:
+        last_day = record.access_ends_on - dt.timedelta(days=1)
+        change.message = f"Skipped — left before their first sync (last working day {day_in_words(last_day)})."
+    elif not change.message and (change.action is Action.CREATE or "status" in change.fields):
+        change.message = reason
+
+
 def plan_employees(
     *, records: list[RemoteEmployee], seen: set[str], state: DirectoryState, settings: PlanSettings
 ) -> list[Change]:
@@ -652,10 +763,19 @@ def plan(
     *,
     settings: PlanSettings,
     state: DirectoryState,
-    employees: list[RemoteEmployee] | None,
-    locations: list[RemoteLocation] | None,
+    records: Mapping[str, list[Any] | None],
+    absences: AbsenceState | None = None,
 ) -> SyncPlan:
-    """The whole plan for one run. Pure: ``state`` was read beforehand."""
+    """The whole plan for one run. Pure: ``state`` was read beforehand.
+
+    ``records``: each stream's records by the stream's name
+    (``connections.sync.streams.streams_records``); a stream that is absent
+    or None was not read, and the plan leaves what it feeds as it is.
+    ``absences``: the absences stream's state (``absence_state_load``),
+    when the run reads that stream.
+    """
+    locations: list[RemoteLocation] | None = records.get("locations")
+    employees: list[RemoteEmployee] | None = records.get("employees")
     result = SyncPlan(mapped_count=state.mapped_count)
     if locations is not None:
         locations = _storable_locations(locations, source=settings.connection_name, notes=result.notes)
@@ -680,4 +800,11 @@ def plan(
         )
         result.mappings_gone, result.mappings_back = plan_presence(seen=seen, state=state, settings=settings)
         result.source_hash = source_fingerprint(employees)
+    if absences is not None:
+        result.absence_direction = absences.settings.direction
+        result.absences, result.pushes = plan_absences(
+            records=records.get("absences") or [], state=absences, directory=state, employee_changes=result.changes
+        )
+        digest = absences_fingerprint(result.absences, result.pushes)
+        result.source_hash = hashlib.sha256(f"{result.source_hash}:{digest}".encode()).hexdigest()
     return result

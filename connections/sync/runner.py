@@ -10,6 +10,7 @@ its row with a sentence for the admin, never raised.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import logging
 import threading
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from connections.models import Connection, SyncRun
 from connections.reports import sync_run_plan_save, sync_run_report_plan
-from connections.runs import sync_runs_transition
+from connections.runs import sync_run_last_read, sync_runs_transition
 from connections.services import connection_connector, connection_record_health
 from connections.sync import (
     Action,
@@ -36,7 +37,14 @@ from connections.sync import (
     directory_state_load,
     plan,
 )
+from connections.sync.absences import (
+    absences_apply,
+    absences_push_record,
+    absences_push_send,
+    absences_state_for_run,
+)
 from connections.sync.streams import (
+    ABSENCES,
     EMPLOYEES,
     StreamRead,
     scope_streams,
@@ -45,7 +53,7 @@ from connections.sync.streams import (
     streams_records,
     streams_report,
 )
-from connectors.base import Connector, ConnectorError
+from connectors.base import Connector, ConnectorError, DeltaReadable
 from hrsync.people.services import people_send_invitations
 
 logger = logging.getLogger(__name__)
@@ -64,10 +72,23 @@ class _Progress:
     def __init__(self, run: SyncRun, every: int = 500) -> None:
         self.run, self.every, self.done = run, every, 0
         self.written_at = 0.0
+        self.stage_name = ""
+        #: The wait the progress says now, if any: the next write says the stage again.
+        self.waiting = ""
 
     def stage(self, stage: str, *, total: int | None = None) -> None:
         self.done = 0
+        self.stage_name = stage
         self._write(progress_stage=stage, progress_done=0, progress_total=total)
+
+    def wait(self, message: str) -> None:
+        """``Connector.progress_wait``: what the connector waits for ("Waiting
+        2 s: …"), said in place of the stage, counts kept, until the next
+        progress write says the stage again."""
+        if message == self.waiting and time.monotonic() - self.written_at < self.min_interval:
+            return  # the same wait, said a moment ago
+        self._write(progress_stage=message)
+        self.waiting = message
 
     def count(self, items: Iterable[T]) -> Iterator[T]:
         for item in items:
@@ -79,11 +100,19 @@ class _Progress:
 
     def _write(self, **fields: Any) -> None:
         self.written_at = time.monotonic()
+        if self.waiting:
+            self.waiting = ""
+            fields.setdefault("progress_stage", self.stage_name)
+        if len(fields.get("progress_stage") or "") > _STAGE_LENGTH:
+            fields["progress_stage"] = fields["progress_stage"][: _STAGE_LENGTH - 1] + "…"
         written = SyncRun.objects.filter(pk=self.run.pk, status=Status.RUNNING).update(
             heartbeat_at=timezone.now(), **fields
         )
         if not written:
             raise _RunNoLongerRunning
+
+
+_STAGE_LENGTH = SyncRun._meta.get_field("progress_stage").max_length
 
 
 class _RunNoLongerRunning(Exception):
@@ -200,15 +229,19 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _plan_settings(connection: Connection, connector: Connector, reads: Mapping[str, StreamRead]) -> PlanSettings:
+def _plan_settings(
+    connection: Connection, connector: Connector, reads: Mapping[str, StreamRead], *, today: dt.date | None = None
+) -> PlanSettings:
     employees = reads.get(EMPLOYEES.name)
     return PlanSettings(
+        today=today or timezone.localdate(),
         connection_id=connection.pk,
         connection_name=connection.name,
         status_map=connection.status_map,
         provides=connector.provides,
         # What this run read decides, not the connector: a partial read says nothing of who left.
         full_snapshot=employees is not None and employees.full_snapshot,
+        include_new=connector.include_new_records,
     )
 
 
@@ -226,11 +259,17 @@ def _execute(run: SyncRun) -> None:
                 "the current changes."
             )
         _apply_and_finish(run, approved, progress)
+        _send_pushes(run, approved)
         return
 
     connector = connection_connector(connection=connection)
+    connector.progress_wait = progress.wait
+    since, read_note = _delta_since(run, connector)
     reads = streams_read(
-        connector=connector, streams=scope_streams(scope=run.scope, connector=connector), progress=progress
+        connector=connector,
+        streams=scope_streams(scope=run.scope, connector=connector),
+        progress=progress,
+        since=since,
     )
     connection_record_health(
         connection=connection, ok=True, message=f"Connected to {connector.label} at {connector.describe()}."
@@ -239,11 +278,17 @@ def _execute(run: SyncRun) -> None:
     progress.stage("Planning")
     directory_hash = directory_fingerprint(connection_id=connection.pk)
     state = directory_state_load(connection_id=connection.pk)
+    today = timezone.localdate()
     the_plan = plan(
-        settings=_plan_settings(connection, connector, reads),
+        settings=_plan_settings(connection, connector, reads, today=today),
         state=state,
-        **streams_records(reads=reads),
+        records=streams_records(reads=reads),
+        absences=absences_state_for_run(
+            connection=connection, connector=connector, read=reads.get(ABSENCES.name), today=today
+        ),
     )
+    if read_note:
+        the_plan.notes.append(read_note)
     the_plan.directory_hash = directory_hash
     the_plan.streams = streams_report(reads=reads)
     # The plan holds all it needs: let the records go before applying it.
@@ -281,7 +326,54 @@ def _execute(run: SyncRun) -> None:
     if blocked:
         # Applying a reviewed dry run is a decision already; say so but go on.
         the_plan.notes.append(blocked + " It was applied because an admin applied the dry run.")
-    _apply_and_finish(run, the_plan, progress)
+    _apply_and_finish(run, the_plan, progress, today=today)
+    _send_pushes(run, the_plan, connector)
+
+
+def _send_pushes(run: SyncRun, the_plan: SyncPlan, connector: Connector | None = None) -> None:
+    """After the commit: send the plan's pushes and record their outcomes
+    (DESIGN §1). An absence whose push is not sent stays waiting, so a
+    failure here loses nothing: the next run sends it."""
+    if not any(item.outcome == "planned" for item in the_plan.pushes):
+        return
+    try:
+        connector = connector or connection_connector(connection=run.connection)
+        absences_push_send(connection_id=run.connection_id, connector=connector, pushes=the_plan.pushes)
+        absences_push_record(run_id=run.pk, pushes=the_plan.pushes)
+    except Exception:
+        logger.exception("Sync run %s could not send its pushes; the next run sends them.", run.pk)
+
+
+#: A delta reads from a little before the last successful read began: a
+#: record changed while that read ran, or stamped by a source's clock a
+#: little behind ours, is read twice (harmless) rather than missed.
+DELTA_OVERLAP = dt.timedelta(minutes=10)
+
+
+def _delta_since(run: SyncRun, connector: Connector) -> tuple[dt.datetime | None, str]:
+    """For a delta run: the time its employees are read as changed since,
+    saved as the run's ``read_since``. A run that cannot be a delta (the
+    connector cannot list changes, or nothing was read before to start
+    from) becomes a full read, and the second value says why for its notes."""
+    if not run.delta:
+        return None, ""
+    if not isinstance(connector, DeltaReadable):
+        note = (
+            f"A delta was asked for, but {connector.label} cannot list only the records changed "
+            "since a time, so this run read everything."
+        )
+    elif (last := sync_run_last_read(connection=run.connection)) is None:
+        note = (
+            f"A delta was asked for, but no earlier sync of {run.connection.name} read it successfully "
+            "to start from, so this run read everything."
+        )
+    else:
+        run.read_since = last.started_at - DELTA_OVERLAP
+        SyncRun.objects.filter(pk=run.pk).update(read_since=run.read_since)
+        return run.read_since, ""
+    run.delta = False
+    SyncRun.objects.filter(pk=run.pk).update(delta=False)
+    return None, note
 
 
 def _safeguard_message(connection: Connection, the_plan: SyncPlan) -> str:
@@ -322,7 +414,7 @@ def _final_status(the_plan: SyncPlan) -> str:
     """Said by the worst of the records: an error, else a conflict (which
     waits on the Employees tab), else none."""
     actions = {change.action for change in the_plan.changes}
-    if Action.ERROR in actions:
+    if Action.ERROR in actions or the_plan.has_stream_errors:
         return Status.COMPLETED_WITH_ERRORS
     if Action.CONFLICT in actions:
         return Status.COMPLETED_WITH_CONFLICTS
@@ -337,7 +429,7 @@ def _locked_while_running(run: SyncRun) -> bool:
     return SyncRun.objects.select_for_update().filter(pk=run.pk, status=Status.RUNNING).exists()
 
 
-def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> None:
+def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress, *, today: dt.date | None = None) -> None:
     connection = run.connection
     progress.stage("Applying", total=len(the_plan.changes) + len(the_plan.locations))
     with transaction.atomic():
@@ -350,7 +442,15 @@ def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress) -> 
             connection_id=connection.pk,
             run_id=run.pk,
             credential_notifications=connection.credential_notifications,
+            today=today,
         )
+        if the_plan.absence_direction:
+            absences_apply(
+                changes=the_plan.absences,
+                pushes=the_plan.pushes,
+                connection_id=connection.pk,
+                created_person_by_remote_id=result.created_person_by_remote_id,
+            )
         _finish(
             run,
             status=_final_status(the_plan),

@@ -1,9 +1,9 @@
 """The streams a run reads: which data of a connection, read through which hook.
 
-A run is made of streams (``locations``, ``employees``; absences, training
-records and pushes are streams too once a connector offers them). Each stream
+A run is made of streams (``locations``, ``employees``, ``absences``;
+training records are a stream too once a connector offers them). Each stream
 is read through its connector hook, planned by the planner's function of the
-same name (``plan(locations=…, employees=…)`` takes each stream's records by
+same name (``plan(records={name: records})`` takes each stream's records by
 the stream's name), and applied with the rest of the plan in one transaction.
 
 A run's scope (``SyncRun.Scope``) is a named preset of streams, so the CLI's
@@ -13,11 +13,16 @@ data while the runner only ever sees a tuple of streams.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from django.utils import timezone
+from django.utils.formats import date_format
+
 from connections.models import SyncRun
+from connections.sync.absences import FROM_SOURCE, absence_direction
 from connectors.base import Connector
 
 T = TypeVar("T")
@@ -37,8 +42,16 @@ class Stream:
     #: from it has left the source. A connector that only sends changes
     #: (``Connector.full_snapshot`` false) makes every read of it partial.
     full_snapshot: bool
+    #: The hook that yields only the records changed since a time (a delta
+    #: run's read, ``DeltaReadable``); "" for a stream always read whole.
+    changed_hook: str = ""
 
-    def read(self, *, connector: Connector, progress: ReadProgress) -> StreamRead:
+    def read(self, *, connector: Connector, progress: ReadProgress, since: dt.datetime | None = None) -> StreamRead:
+        """Every record, or with ``since`` (a delta run) only those changed
+        since then, where the stream can: a partial read."""
+        if since is not None and self.changed_hook:
+            records = list(progress.count(getattr(connector, self.changed_hook)(since)))
+            return StreamRead(stream=self, records=records, full_snapshot=False)
         records = list(progress.count(getattr(connector, self.hook)()))
         return StreamRead(stream=self, records=records, full_snapshot=self.full_snapshot and connector.full_snapshot)
 
@@ -54,6 +67,19 @@ class StreamRead:
     full_snapshot: bool
 
 
+@dataclass(frozen=True, slots=True)
+class _AbsencesStream(Stream):
+    """Absences (``connections.sync.absences``): read from a connector that
+    copies its absences here; from one that receives ours, nothing is read
+    (the run plans the absences waiting to be sent instead)."""
+
+    def read(self, *, connector: Connector, progress: ReadProgress, since: dt.datetime | None = None) -> StreamRead:
+        if absence_direction(connector=connector) != FROM_SOURCE:
+            return StreamRead(stream=self, records=[], full_snapshot=False)
+        # Never by change: the window is read whole, so what it lacks was removed.
+        return Stream.read(self, connector=connector, progress=progress)
+
+
 class ReadProgress(Protocol):
     def stage(self, stage: str, *, total: int | None = None) -> None: ...
 
@@ -61,11 +87,18 @@ class ReadProgress(Protocol):
 
 
 LOCATIONS = Stream(name="locations", label="locations", hook="fetch_locations", full_snapshot=True)
-EMPLOYEES = Stream(name="employees", label="employees", hook="fetch_employees", full_snapshot=True)
+EMPLOYEES = Stream(
+    name="employees",
+    label="employees",
+    hook="fetch_employees",
+    full_snapshot=True,
+    changed_hook="fetch_employees_changed",
+)
+ABSENCES = _AbsencesStream(name="absences", label="absences", hook="fetch_absences", full_snapshot=True)
 
 #: Every stream, in the order a run plans them: employees planned in the same
-#: run see the depots its locations add.
-STREAMS: tuple[Stream, ...] = (LOCATIONS, EMPLOYEES)
+#: run see the depots its locations add, and absences the people it adds.
+STREAMS: tuple[Stream, ...] = (LOCATIONS, EMPLOYEES, ABSENCES)
 
 #: Every connector reads employees; the other streams are the ones it lists.
 _ALWAYS_OFFERED = frozenset({EMPLOYEES.name})
@@ -73,6 +106,7 @@ _ALWAYS_OFFERED = frozenset({EMPLOYEES.name})
 _SCOPE_STREAMS: Mapping[str, frozenset[str]] = {
     SyncRun.Scope.EMPLOYEES: frozenset({EMPLOYEES.name}),
     SyncRun.Scope.LOCATIONS: frozenset({LOCATIONS.name}),
+    SyncRun.Scope.ABSENCES: frozenset({ABSENCES.name}),
     SyncRun.Scope.ALL: frozenset(stream.name for stream in STREAMS),
 }
 
@@ -80,13 +114,17 @@ _SCOPE_STREAMS: Mapping[str, frozenset[str]] = {
 def scope_streams(*, scope: str, connector: Connector) -> tuple[Stream, ...]:
     """The streams a run of ``scope`` reads from ``connector``, in planning order."""
     offered = _ALWAYS_OFFERED | connector.streams
+    if ABSENCES.name in offered and not absence_direction(connector=connector):
+        offered = offered - {ABSENCES.name}  # the connection has absences off
     return tuple(stream for stream in STREAMS if stream.name in _SCOPE_STREAMS[scope] and stream.name in offered)
 
 
 def streams_read(
-    *, connector: Connector, streams: Iterable[Stream], progress: ReadProgress
+    *, connector: Connector, streams: Iterable[Stream], progress: ReadProgress, since: dt.datetime | None = None
 ) -> dict[str, StreamRead]:
-    """Read each stream once, by its name.
+    """Read each stream once, by its name; with ``since`` (a delta run, for
+    a ``DeltaReadable`` connector), the streams that can be read by change
+    only as changed since then.
 
     A connector whose locations are those its employee records name
     (``locations_in_records``: a file with a location column) has them taken
@@ -98,8 +136,12 @@ def streams_read(
     for stream in streams:
         if stream is LOCATIONS and locations_from_employees:
             continue
-        progress.stage(f"Reading {stream.label} from {connector.label}")
-        reads[stream.name] = stream.read(connector=connector, progress=progress)
+        if since is not None and stream.changed_hook:
+            when = date_format(timezone.localtime(since), "j M Y, H:i")
+            progress.stage(f"Reading {stream.label} changed since {when} from {connector.label}")
+        else:
+            progress.stage(f"Reading {stream.label} from {connector.label}")
+        reads[stream.name] = stream.read(connector=connector, progress=progress, since=since)
     if locations_from_employees:
         employees = reads[EMPLOYEES.name]
         reads[LOCATIONS.name] = StreamRead(
@@ -123,8 +165,11 @@ def streams_report(*, reads: Mapping[str, StreamRead]) -> dict[str, dict[str, An
 def streams_counted(*, report: Mapping[str, Mapping[str, Any]], counts: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """``report`` with each stream's share of the plan's counts
     (``SyncPlan.count()``: the employees' actions, locations' under their name)."""
+    by_stream = {LOCATIONS.name, ABSENCES.name, "pushes"}
     shares = {
         LOCATIONS.name: dict(counts.get(LOCATIONS.name, {})),
-        EMPLOYEES.name: {key: value for key, value in counts.items() if key != LOCATIONS.name},
+        EMPLOYEES.name: {key: value for key, value in counts.items() if key not in by_stream},
+        # Pulled absences' counts, or (to_source) the pushes'.
+        ABSENCES.name: {**counts.get(ABSENCES.name, {}), **({"pushes": counts["pushes"]} if "pushes" in counts else {})},
     }
     return {name: {**summary, "counts": shares.get(name, {})} for name, summary in report.items()}

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.views.generic.base import ContextMixin
 
 from connections.models import Connection
+from connections.sync.absences import connection_absence_direction
 from hrsync.access import StaffRequiredMixin
 
 #: (slug, label, url name) of each tab, in order.
@@ -35,5 +36,18 @@ class ConnectionTabMixin(StaffRequiredMixin, ContextMixin):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(
-            connection=self.connection, tabs=TABS, active_tab=self.active_tab, **kwargs
+            connection=self.connection, tabs=connection_tabs(self.connection), active_tab=self.active_tab, **kwargs
         )
+
+
+#: The tab a connector's absences stream adds, after Depots.
+ABSENCES_TAB = ("absences", "Absences", "connections:absences")
+
+
+def connection_tabs(connection: Connection) -> tuple[tuple[str, str, str], ...]:
+    """``TABS`` and those the connection's streams add: Absences when its
+    connector exchanges absences (in either direction)."""
+    if not connection_absence_direction(connection=connection):
+        return TABS
+    at = [slug for slug, _label, _url in TABS].index("depots") + 1
+    return (*TABS[:at], ABSENCES_TAB, *TABS[at:])

@@ -28,6 +28,9 @@ from connections.forms import (
     add_save_error,
     connector_config_form,
     connector_form_values,
+    field_map_formset,
+    page_connector,
+    source_offer_read,
     status_map_formset,
 )
 from connections.history import run_history_chart
@@ -39,6 +42,7 @@ from connections.runs import (
     sync_run_start,
 )
 from connections.summaries import sync_run_counts, sync_run_summary
+from connections.sync.absences import connection_absence_direction
 from connections.views.base import ConnectionTabMixin
 from connections.views.checks import (
     CheckResultMixin,
@@ -110,7 +114,7 @@ class ConnectionCreateView(StaffRequiredMixin, View):
         if not name_form.is_valid():
             config_form = connector_config_form(cls, data=request.POST, secrets_typed=True)
             return self._details(request, kind, name_form, config_form, status=400)
-        config, secrets = connector_form_values(cls, request.POST)
+        config, secrets = connector_form_values(cls, request.POST, request.FILES)
         save_anyway = SAVE_ANYWAY in request.POST
         try:
             with vendor_deadline(saved=save_anyway, before_saving=not save_anyway):
@@ -280,6 +284,7 @@ class ConnectionOverviewView(CheckResultMixin, ConnectionTabMixin, TemplateView)
         last_counts = sync_run_counts(run=last) if last else None
         return super().get_context_data(
             has_locations=has_locations,
+            absence_direction=connection_absence_direction(connection=connection),
             active_run=active,
             progress=_progress(active) if active else None,
             last_run=last,
@@ -400,9 +405,25 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
         connection = self.connection
         return self.render_to_response(self.get_context_data(
             form=ConnectionSettingsForm(initial=ConnectionSettingsForm.initial_for(connection), exclude_pk=pk),
-            config_form=connector_config_form(connector_class(connection.kind), connection=connection),
             status_formset=status_map_formset(connection),
+            **self._source_forms(connection),
         ))
+
+    @staticmethod
+    def _source_forms(connection: Connection, data: Any = None) -> dict[str, Any]:
+        """The forms that show what the source holds (the connector's own,
+        the field map), sharing one connector: a page asks the vendor once."""
+        cls = connector_class(connection.kind)
+        offers = hasattr(cls.config_form, "source_offer")
+        connector = page_connector(connection) if cls.field_map_fields or offers else None
+        config_form = connector_config_form(
+            cls, data=data, connection=connection, secrets_typed=data is not None, connector=connector,
+        )
+        offered = source_offer_read(connector=connector) if cls.field_map_fields and connector else None
+        return {
+            "config_form": config_form,
+            "field_formset": field_map_formset(connection, data=data, offered=offered),
+        }
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Save and test. Changed connector settings are tested before they
@@ -412,16 +433,20 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
         cls = connector_class(connection.kind)
         form = ConnectionSettingsForm(data=request.POST, exclude_pk=pk)
         status_formset = status_map_formset(connection, data=request.POST)
+        # Checked without asking the vendor for its attribute names: they only help typing.
+        field_formset = field_map_formset(connection, data=request.POST)
         service_error = failed_check = None
-        if form.is_valid() & status_formset.is_valid():
-            config, secrets = connector_form_values(cls, request.POST)
+        if form.is_valid() & status_formset.is_valid() & (field_formset is None or field_formset.is_valid()):
+            config, secrets = connector_form_values(cls, request.POST, request.FILES)
             save_anyway = SAVE_ANYWAY in request.POST
             try:
                 connection.name = form.cleaned_data["name"]
                 with vendor_deadline(saved=save_anyway, before_saving=not save_anyway):
                     saved, check = services.connection_update_tested(
                         connection=connection, options=form.options(), config=config, secrets=secrets,
-                        status_map=status_formset.status_map(), save_failing=save_anyway,
+                        status_map=status_formset.status_map(),
+                        field_map=field_formset.field_map() if field_formset is not None else None,
+                        save_failing=save_anyway,
                     )
             except ValidationError as exc:
                 service_error = exc
@@ -433,11 +458,11 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
                 failed_check = check
         # The services may have half-applied the values to the instance: show the saved one.
         connection.refresh_from_db()
-        config_form = connector_config_form(cls, data=request.POST, connection=connection, secrets_typed=True)
+        source_forms = self._source_forms(connection, data=request.POST)
         if service_error is not None:
-            add_save_error(form, config_form, service_error)
+            add_save_error(form, source_forms["config_form"], service_error)
         context = self.get_context_data(
-            form=form, config_form=config_form, status_formset=status_formset, failed_check=failed_check,
+            form=form, status_formset=status_formset, failed_check=failed_check, **source_forms,
         )
         return self.render_to_response(context, status=400)
 

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 
 from connections.models import Connection
+from connectors.base import RemoteEmployee
 from hrsync.people.labels import field_label
 from hrsync.people.models import Depot, Person
 from mappings.models import EmployeeMapping
@@ -27,7 +28,7 @@ from mappings.models import EmployeeMapping
 _CARD_FIRST = ("job_title", "depot", "manager", "status")
 #: Shown beside the card already, as the person's name and email.
 _CARD_LEFT_OUT = frozenset({"first_name", "last_name", "email"})
-_DATE_FIELDS = frozenset({"date_of_birth", "hire_date", "termination_date"})
+_DATE_FIELDS = RemoteEmployee.DATE_FIELDS
 _STATUS_LABELS = dict(Person.Status.choices)
 
 

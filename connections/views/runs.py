@@ -32,9 +32,10 @@ from connections.reports import (
     sync_run_report_changes,
 )
 from connections.services import connection_custom_field_labels
-from connections.summaries import SUMMARY_COUNT_KEYS, sync_run_counts
+from connections.summaries import SUMMARY_COUNT_KEYS, sync_run_counts, sync_run_read_words
 from connections.sync.changes import Action
 from connections.sync.streams import EMPLOYEES, LOCATIONS
+from connections.views.run_absences import run_absences_context, run_absences_summary
 from connections.views.base import ConnectionTabMixin
 from connections.views.run_report import change_rows
 from connectors.registry import connector_class
@@ -100,6 +101,7 @@ def run_counts_summary(run: SyncRun) -> str:
     ]
     if location_parts:
         parts.append("locations: " + ", ".join(location_parts))
+    parts += run_absences_summary(counts)
     if parts:
         return " · ".join(parts)
     if run.status in SyncRun.COMPLETED_STATUSES:
@@ -212,12 +214,15 @@ class RunDetailView(ConnectionTabMixin, TemplateView):
         action_filters.append((WARNINGS_FILTER, "With warnings", with_warnings, current == WARNINGS_FILTER))
 
         applications = list(run.applications.only("id", "dry_run", "status", "created_at").order_by("-created_at"))
-        can_apply = (
+        counts = sync_run_counts(run=run)
+        applicable = (
             run.dry_run
             and run.status in APPLICABLE_STATUSES
             and not any(a.status in APPLIED_STATUSES for a in applications)
         )
-        counts = sync_run_counts(run=run)
+        # Applying a dry run that would write nothing would only start a sync
+        # that does nothing: the page says so instead of offering it.
+        can_apply = applicable and _would_write(counts)
         streams = _streams_read(run, head)
         deactivations: list[Any] = []
         if run.status == Status.BLOCKED:
@@ -230,6 +235,7 @@ class RunDetailView(ConnectionTabMixin, TemplateView):
             counts=[(key, counts[key]) for key in SUMMARY_COUNT_KEYS] if EMPLOYEES.name in streams else [],
             location_counts=_location_counts(counts) if LOCATIONS.name in streams else [],
             duration=run_duration(run),
+            read_words=sync_run_read_words(run=run),
             counts_summary=run_counts_summary(run),
             deactivates=counts["deactivated"],
             page=page,
@@ -241,13 +247,54 @@ class RunDetailView(ConnectionTabMixin, TemplateView):
             current_action_label=dict(ACTION_FILTERS).get(current, "With warnings" if current else ""),
             query=query,
             locations=head.get("locations") or [],
+            **run_absences_context(head=head, counts=counts, dry_run=run.dry_run),
             notes=head.get("notes") or [],
             applications=applications,
             can_apply=can_apply,
+            nothing_to_apply=_nothing_to_apply(counts) if applicable and not can_apply else "",
             deactivations=deactivations,
             deactivation_count=counts["deactivated"],
             **kwargs,
         )
+
+
+#: The counts of a plan that writes: people, locations, absences and pushes.
+WRITING_COUNTS = ("created", "linked", "updated", "deactivated", "reactivated")
+WRITING_STREAM_COUNTS = {
+    "locations": ("create", "update"),
+    "absences": ("created", "updated", "removed"),
+    "pushes": ("planned",),
+}
+
+
+def _would_write(counts: dict[str, Any]) -> bool:
+    """Whether applying a dry run with these counts (``sync_run_counts``)
+    would change anything: skipped, unchanged, conflicts and errors do not."""
+    if any(counts.get(key) for key in WRITING_COUNTS):
+        return True
+    return any(
+        (counts.get(stream) or {}).get(key) for stream, keys in WRITING_STREAM_COUNTS.items() for key in keys
+    )
+
+
+def _nothing_to_apply(counts: dict[str, Any]) -> str:
+    """Why a dry run has nothing to apply, in words: "Nothing to apply:
+    every record would stay as it is (12 skipped, 3 unchanged)."
+    """
+    left = [
+        f"{counts[key]} {_ONE_OF.get(key, key) if counts[key] == 1 else key}"
+        for key in ("skipped", "unchanged", "conflicts", "errors")
+        if counts.get(key)
+    ]
+    absences = counts.get("absences") or {}
+    left += [
+        f"{absences[key]} absence{'' if absences[key] == 1 else 's'} {key}"
+        for key in ("unchanged", "skipped")
+        if absences.get(key)
+    ]
+    if not left:
+        return "Nothing to apply: the source sent nothing to change."
+    return f"Nothing to apply: every record would stay as it is ({', '.join(left)})."
 
 
 def _streams_read(run: SyncRun, head: dict[str, Any]) -> set[str]:

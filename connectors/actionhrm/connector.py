@@ -76,7 +76,7 @@ PROFILE_FIELDS = frozenset({
 #: field_map names them: otherwise a tenant whose ActionHRM never sends, say,
 #: job_title would have every job title blanked by the sync.
 OPTIONAL_FIELDS = frozenset({"job_title", "hire_date", "termination_date"})
-DATE_FIELDS = frozenset({"date_of_birth", "hire_date", "termination_date"})
+DATE_FIELDS = RemoteEmployee.DATE_FIELDS
 
 #: A server that keeps sending pages past this is broken or ignoring ``page``.
 MAX_PAGES = 10_000

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import ConnectorError, ConnectorSettings, address_split
-from connectors.http import insecure_loopback_allowed
-from connectors.outbound import is_local_host
+from connectors.base import ConnectorError, ConnectorSettings
+from connectors.http import https_base_url_normalise
 
 DEFAULT_LOCATIONS_PATH = "/api/v1/locations"
 DEFAULT_EMPLOYEES_PATH = "/api/v1/employees"
@@ -53,33 +52,13 @@ def normalise_subdomain(value: str) -> str:
 
 
 def normalise_base_url(value: str) -> str:
-    """An https URL with a host and no user-info, query or fragment; no trailing slash.
-
-    (Plain http is accepted only for a loopback host when
-    ``insecure_loopback_allowed()``: a stand-in server in development and tests.)
-
-    The error messages never repeat the URL (it might carry a password).
-    """
-    text = value.strip()
-    parts = address_split(text, invalid="Enter a valid URL, such as https://my-company.actionhrm.com.")
-    scheme = parts.scheme.lower()
-    insecure_ok = (
-        scheme == "http"
-        and is_local_host(parts.hostname or "")
-        and insecure_loopback_allowed()
+    """An https URL with a host and no user-info, query or fragment; no
+    trailing slash (the shared rule, ``http.https_base_url_normalise``)."""
+    return https_base_url_normalise(
+        value,
+        example="https://my-company.actionhrm.com",
+        sign_in="the API username and password fields",
     )
-    if scheme != "https" and not insecure_ok:
-        raise ValueError("The base URL must start with https://.")
-    if not parts.hostname:
-        raise ValueError("Enter a valid URL, such as https://my-company.actionhrm.com.")
-    if parts.username is not None or parts.password is not None:
-        raise ValueError(
-            "Do not put a user name or password in the base URL; "
-            "use the API username and password fields."
-        )
-    if parts.query or parts.fragment:
-        raise ValueError("The base URL cannot have a query (?…) or fragment (#…).")
-    return f"{scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
 def normalise_path(value: str, default: str) -> str:

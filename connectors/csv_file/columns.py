@@ -18,7 +18,13 @@ from typing import Any
 from connectors.base import ConnectorError, RemoteEmployee, iso_date
 
 #: What a column can be mapped to, besides "custom.<key>".
-TARGETS: tuple[str, ...] = (*RemoteEmployee.PERSON_FIELDS, "location", "manager", "status")
+#: (Not the access dates: a connection derives them from its own settings.)
+TARGETS: tuple[str, ...] = (
+    *(name for name in RemoteEmployee.PERSON_FIELDS if name not in ("access_starts_on", "access_ends_on")),
+    "location",
+    "manager",
+    "status",
+)
 _TARGET_ALIASES = {
     "location_id": "location",
     "depot": "location",
@@ -29,7 +35,7 @@ _TARGET_ALIASES = {
     "surname": "last_name",
 }
 CUSTOM_PREFIX = "custom."
-DATE_FIELDS = frozenset({"date_of_birth", "hire_date", "termination_date"})
+DATE_FIELDS = RemoteEmployee.DATE_FIELDS
 #: Longest unique key / location the mapping tables hold.
 MAX_KEY_LENGTH = 200
 

@@ -12,7 +12,7 @@ from django.forms.models import fields_for_model, model_to_dict
 
 from connectors.base import iso_date
 from hrsync.people import rules
-from hrsync.people.models import Depot, Person
+from hrsync.people.models import Absence, Depot, Person
 from hrsync.people.services import EDITABLE_FIELDS
 from hrsync.search import SearchForm
 
@@ -125,3 +125,25 @@ class PersonForm(forms.Form):
                 self.fields[name].required_when = f"there is no {other}"
         if "depot" in self.fields:
             self.fields["depot"].empty_label = "No depot"
+
+
+class AbsenceForm(forms.Form):
+    """Add absence (the person page): checked by ``absence_create``, which
+    refuses in words what a date field cannot tell (end before start, a
+    duplicate, a date years away)."""
+
+    type_name = forms.CharField(label="Type", max_length=200, help_text="Such as Holiday or Sick leave.")
+    start_date = _SyncDateField(label="First day")
+    end_date = _SyncDateField(label="Last day")
+    half_day_start = forms.BooleanField(label="Half day on the first day", required=False)
+    half_day_end = forms.BooleanField(label="Half day on the last day", required=False)
+    status = forms.ChoiceField(label="Status", choices=Absence.Status.choices, initial=Absence.Status.APPROVED)
+    comment = forms.CharField(label="Comment", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args: Any, type_names: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["comment"].wide = True
+        self.type_names = list(type_names)
+        if self.type_names:
+            # The types absences already have: the browser offers them as the admin types.
+            self.fields["type_name"].widget.attrs["list"] = "absence-types"

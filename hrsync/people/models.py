@@ -50,6 +50,12 @@ class Person(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     hire_date = models.DateField(null=True, blank=True)
     termination_date = models.DateField(null=True, blank=True)
+    #: The login works only from this day (the first working day, when the
+    #: connection uses the hire date); until then the person is onboarding.
+    access_starts_on = models.DateField("access from", null=True, blank=True)
+    #: The login is locked from this day on (the day after the last working
+    #: day, when the connection uses it): the person is then terminated.
+    access_ends_on = models.DateField("access until", null=True, blank=True, help_text="Locked from this day on.")
     custom_fields = models.JSONField(default=dict, blank=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -92,3 +98,80 @@ class Person(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+
+class Absence(models.Model):
+    """A period a person is away (holiday, sickness), by type name.
+
+    From a source (``connection`` set, ``remote_id`` its id there), or
+    recorded in hrsync (``connection`` empty): then, when the person's
+    connection sends absences to its HR system, ``push_connection`` is
+    where it is sent and ``push_state`` how that went. A removal in hrsync
+    of an absence already sent keeps the row, with ``removed_at``, until the
+    source has removed it too.
+    """
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        PENDING = "pending", "Pending"
+        REJECTED = "rejected", "Rejected"
+
+    class PushState(models.TextChoices):
+        NOT_PUSHED = "", "Not sent"
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent"
+        REJECTED = "rejected", "Refused"
+        FAILED = "failed", "Failed, tried again at the next sync"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="absences")
+    connection = models.ForeignKey(
+        "connections.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="absences",
+        help_text="The source it came from; empty when recorded in hrsync.",
+    )
+    remote_id = models.CharField(max_length=200, blank=True)
+    #: The source's id of the same absence in its newer API (Personio's id_v2).
+    remote_id_v2 = models.CharField(max_length=200, blank=True)
+    type_name = models.CharField("type", max_length=200)
+    start_date = models.DateField("from")
+    end_date = models.DateField("to")
+    half_day_start = models.BooleanField("half day at the start", default=False)
+    half_day_end = models.BooleanField("half day at the end", default=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.APPROVED)
+    comment = models.TextField(blank=True)
+    push_connection = models.ForeignKey(
+        "connections.Connection",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="pushed_absences",
+        help_text="The connection this absence recorded in hrsync is sent to.",
+    )
+    push_state = models.CharField(max_length=20, choices=PushState.choices, default=PushState.NOT_PUSHED, blank=True)
+    push_error = models.TextField(blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-start_date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "remote_id"],
+                condition=models.Q(connection__isnull=False) & ~models.Q(remote_id=""),
+                name="absence_unique_remote_id",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")), name="absence_ends_after_start"
+            ),
+        ]
+        indexes = [models.Index(fields=["person", "start_date"], name="absence_person_start")]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.type_name} {self.start_date}–{self.end_date}"

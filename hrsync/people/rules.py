@@ -6,6 +6,7 @@ two refuse the same values in the same words.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -140,3 +141,49 @@ def person_values_problems(*, values: Mapping[str, Any]) -> dict[str, str]:
         elif name == "email" and value.strip() and not email_is_valid(value.strip()):
             problems[name] = invalid_email_problem(value.strip())
     return problems
+
+
+# -- access dates ---------------------------------------------------------------
+#
+# One rule for when a person may sign in, read by the sync (the planner plans
+# their status, the applier sets their login) and by the daily task that
+# applies the dates on the day itself, so the two never disagree.
+
+
+def day_in_words(day: dt.date) -> str:
+    """"3 March 2027": a date as an admin reads it in a report."""
+    return f"{day.day} {day:%B} {day.year}"
+
+
+def access_status(
+    *, status: str, access_starts_on: dt.date | None, access_ends_on: dt.date | None, today: dt.date
+) -> tuple[str, str]:
+    """The status a person with ``status`` has on ``today`` under their
+    access dates, and why in words ("" when the dates change nothing).
+
+    From ``access_ends_on`` on they are terminated (their login is locked
+    from that day); before ``access_starts_on`` a person who has not left is
+    onboarding; on and after it, onboarding becomes active.
+    """
+    if access_ends_on is not None and access_ends_on <= today:
+        last_day = access_ends_on - dt.timedelta(days=1)
+        return Person.Status.TERMINATED.value, f"Last working day was {day_in_words(last_day)}: access locked."
+    if access_starts_on is None or status in Person.GONE_STATUSES:
+        return status, ""
+    if access_starts_on > today:
+        return Person.Status.ONBOARDING.value, f"Starts on {day_in_words(access_starts_on)}: onboarding until then."
+    if status == Person.Status.ONBOARDING:
+        return Person.Status.ACTIVE.value, f"Started on {day_in_words(access_starts_on)}: access from that day."
+    return status, ""
+
+
+def person_has_access(
+    *, status: str, access_starts_on: dt.date | None, access_ends_on: dt.date | None, today: dt.date
+) -> bool:
+    """Whether a person's login works on ``today``: not before their access
+    starts, not from the day it ends, never once they have left."""
+    if status in Person.GONE_STATUSES:
+        return False
+    if access_ends_on is not None and access_ends_on <= today:
+        return False
+    return access_starts_on is None or access_starts_on <= today

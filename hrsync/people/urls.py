@@ -1,6 +1,6 @@
 from django.urls import path
 
-from hrsync.people import views
+from hrsync.people import absence_views, views
 
 app_name = "people"
 
@@ -10,4 +10,10 @@ urlpatterns = [
     path("search.json", views.PersonSearchView.as_view(), name="search"),
     path("<int:pk>/", views.PersonDetailView.as_view(), name="detail"),
     path("<int:pk>/protect/", views.PersonProtectView.as_view(), name="protect"),
+    path("<int:pk>/absences/new/", absence_views.PersonAbsenceCreateView.as_view(), name="absence_new"),
+    path(
+        "<int:pk>/absences/<int:absence_id>/remove/",
+        absence_views.PersonAbsenceRemoveView.as_view(),
+        name="absence_remove",
+    ),
 ]

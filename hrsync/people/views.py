@@ -19,6 +19,7 @@ from django.views.generic import ListView
 from connections.services import connection_custom_field_labels
 from hrsync.access import StaffRequiredMixin
 from hrsync.people import services
+from hrsync.people.absence_views import person_absence_sections
 from hrsync.people.forms import NO_DEPOT, PersonFilterForm, PersonForm
 from hrsync.people.labels import CUSTOM_PREFIX, field_label
 from hrsync.people.models import Depot, Person
@@ -180,12 +181,17 @@ class PersonDetailView(StaffRequiredMixin, View):
             "form": form,
             "mappings": mappings,
             "custom_fields": custom_fields,
+            # Set by a connection from the first and last working day; not edited here.
+            "access_dates": [
+                (field_label(name), getattr(person, name), name) for name in ("access_starts_on", "access_ends_on")
+            ],
             "history": _history(
                 services.person_run_changes(person=person),
                 custom_labels=custom_labels,
                 managed_by_id=person.managed_by_id,
             ),
             "history_runs": services.HISTORY_RUNS,
+            **person_absence_sections(person=person),
         }
         return render(request, self.template_name, context)
 

@@ -15,6 +15,9 @@ What the fixtures give a test:
 * ``staff_user`` and ``signed_in_page``: a staff login, signed in through the
   real login form.
 * ``fake_actionhrm``: a stand-in ActionHRM on 127.0.0.1 (``fake_actionhrm.py``).
+* ``fake_personio``: a stand-in Personio (API v1) on 127.0.0.1 with 12 people
+  and no time-offs (``tests/connectors/personio/fake_personio.py``); a test
+  may change ``employees`` and ``time_offs`` between syncs.
 * ``sshd`` (from ``tests/conftest.py``): a real OpenSSH server on a loopback port, for CSV files over SFTP
   (``tests/connectors/csv_file/servers.py``; skips without sshd or root,
   except in CI).
@@ -51,6 +54,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.fake_actionhrm import FakeActionHRM
+from tests.connectors.personio.fake_personio import FakePersonio, fake_personio_roster
 from tests.conftest import need_service
 
 try:
@@ -260,6 +264,14 @@ def signed_in_page(page: Page, staff_user) -> Page:
 @pytest.fixture
 def fake_actionhrm() -> Iterator[FakeActionHRM]:
     with FakeActionHRM(username="api-user", password="correct-horse-battery") as server:
+        yield server
+
+
+@pytest.fixture
+def fake_personio() -> Iterator[FakePersonio]:
+    with FakePersonio(
+        client_id="hrsync-browser", client_secret="personio-Secret-0123", employees=fake_personio_roster(12)
+    ) as server:
         yield server
 
 

@@ -65,7 +65,7 @@ def directory(transactional_db) -> dict:
                     "depot": [None, "North"],
                     "custom.shirt_size": ["S", "M"],
                 },
-                warnings=["Location 'L2' (South site) is not mapped to a depot; the depot was left unchanged."],
+                warnings=["Location South site (L2) is not mapped to a depot; the depot was left unchanged."],
             )
         ],
         employees_planned=True,

@@ -44,6 +44,8 @@ SUMMARY_KEYS = {
     "error",
     "started_at",
     "finished_at",
+    "delta",
+    "read_since",
 }
 COUNT_KEYS = {
     "created",

@@ -302,8 +302,7 @@ def test_plan_reads_state_in_the_same_number_of_queries_for_10_and_1000_records(
                     full_snapshot=True,
                 ),
                 state=state,
-                employees=records,
-                locations=[],
+                records={"employees": records, "locations": []},
             )
         assert result.count()["updated"] == count
         return len(ctx.captured_queries)

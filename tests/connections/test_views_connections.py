@@ -109,6 +109,16 @@ def settings_form(connection: Connection, **overrides) -> dict[str, str]:
         "status-MIN_NUM_FORMS": "0",
         "status-MAX_NUM_FORMS": "1000",
     })
+    # The field map as shown: its saved entries (none here) and the empty row to add one.
+    data.update({
+        "field_map-TOTAL_FORMS": "1",
+        "field_map-INITIAL_FORMS": "0",
+        "field_map-MIN_NUM_FORMS": "0",
+        "field_map-MAX_NUM_FORMS": "1000",
+        "field_map-0-person_field": "",
+        "field_map-0-new_field": "",
+        "field_map-0-attribute": "",
+    })
     data.update(overrides)
     return data
 
@@ -199,6 +209,8 @@ def test_each_kind_card_says_what_that_integration_does(client, settings):
     assert cards == {
         "ActionHRM": "Reads employees and locations from your ActionHRM account through its API on every sync.",
         "CSV file (SFTP/HTTPS)": "Reads a CSV file of employees from an SFTP server or an HTTPS address on every sync.",
+        "Personio": "Reads employees and offices from your Personio account through its API; absences can flow "
+        "either way.",
         "Sample HR data (demo)": "Serves a bundled demo roster of made-up people and depots, to try hrsync without "
         "an HR system.",
     }

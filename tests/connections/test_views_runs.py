@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections.models import SyncRun
+from connectors.base import RemoteLocation
 from hrsync.people.models import Person
 from tests.connections.helpers import run_sync, table_snapshot
 from tests.connections.static_connector import employee
@@ -416,6 +417,33 @@ def test_a_fresh_dry_run_offers_to_apply_it(staff, connection, source):
 
     assert response.context["can_apply"] is True
     assert b"Apply this dry run" in response.content
+
+
+def test_a_dry_run_that_would_change_nothing_says_so_instead_of_offering_apply(staff, connection, source):
+    source.employees = [employee("1")]
+    run_sync(connection, scope="employees")
+    EmployeeMappingFactory(connection=connection, remote_id="2", person=None, state="excluded")
+    source.employees = [employee("1"), employee("2")]
+    dry = run_sync(connection, scope="employees", dry_run=True)
+    assert (dry.counts["unchanged"], dry.counts["skipped"], dry.counts["created"]) == (1, 1, 0)
+
+    response = staff.get(reverse("connections:run", args=[connection.pk, dry.pk]))
+
+    html = response.content.decode()
+    assert response.context["can_apply"] is False
+    assert "Apply this dry run" not in html
+    assert reverse("connections:run_apply", args=[connection.pk, dry.pk]) not in html
+    assert "Nothing to apply: every record would stay as it is (1 skipped, 1 unchanged)." in html
+
+
+def test_a_dry_run_that_only_adds_locations_offers_to_apply_it(staff, connection, source):
+    source.locations = [RemoteLocation("L1", "Leeds")]
+    dry = run_sync(connection, scope="locations", dry_run=True)
+
+    response = staff.get(reverse("connections:run", args=[connection.pk, dry.pk]))
+
+    assert response.context["can_apply"] is True
+    assert b"Apply this dry run" in response.content and b"Nothing to apply" not in response.content
 
 
 def test_applying_a_dry_run_starts_a_run_from_it_and_opens_its_page(staff, connection, source, django_capture_on_commit_callbacks):

@@ -113,18 +113,19 @@ def test_the_employees_tab_searches_remote_and_person_fields(staff, connection):
     assert found("carla@hr") == ["C3"]
     assert found("nobody") == []
     counts = {s: n for s, _label, n, _selected in staff.get(url, {"q": "@example.com"}).context["filters"]}
-    assert counts == {"all": 2, "linked": 2, "conflicts": 0, "ignored": 0, "unmatched": 0}
+    assert counts == {"all": 2, "linked": 2, "conflicts": 0, "ignored": 0, "unmatched": 0, "excluded": 0}
 
 
 @pytest.mark.parametrize(
     ("slug", "expected"),
     [
-        ("all", ["A1", "C3", "I4", "U5", "W6"]),
+        ("all", ["A1", "C3", "I4", "U5", "W6", "X7"]),
         ("linked", ["A1"]),
         ("conflicts", ["C3"]),
         ("ignored", ["I4"]),
         # Not linked and nothing in the way: a person deleted, a record unlinked.
         ("unmatched", ["U5", "W6"]),
+        ("excluded", ["X7"]),
     ],
 )
 def test_the_employees_tab_filters_by_state(staff, connection, slug, expected):
@@ -133,12 +134,13 @@ def test_the_employees_tab_filters_by_state(staff, connection, slug, expected):
     EmployeeMappingFactory(connection=connection, remote_id="I4", person=None, state=State.IGNORED)
     EmployeeMappingFactory(connection=connection, remote_id="U5", person=None, state=State.LINKED)
     EmployeeMappingFactory(connection=connection, remote_id="W6", person=None, state=State.UNMATCHED)
+    EmployeeMappingFactory(connection=connection, remote_id="X7", person=None, state=State.EXCLUDED)
 
     response = staff.get(_employees_url(connection), {"filter": slug})
 
     assert [m.remote_id for m in response.context["mappings"]] == expected
     counts = {s: count for s, _label, count, _selected in response.context["filters"]}
-    assert counts == {"all": 5, "linked": 1, "conflicts": 1, "ignored": 1, "unmatched": 2}
+    assert counts == {"all": 6, "linked": 1, "conflicts": 1, "ignored": 1, "unmatched": 2, "excluded": 1}
 
 
 def _bulk_mappings(connection, count: int) -> None:

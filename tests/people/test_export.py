@@ -38,6 +38,8 @@ FIELDS = [
     "status",
     "hire_date",
     "termination_date",
+    "access_starts_on",
+    "access_ends_on",
     "custom_fields",
     "user",
     "managed_by",

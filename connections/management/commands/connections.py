@@ -28,7 +28,7 @@ from connectors.registry import connector_class, validate_kind
 SET_HELP = (
     "KEY=VALUE; repeat for several. Keys: the connector's settings (secrets too), "
     "background_sync, credential_notifications, enabled, safeguard_percent, safeguard_min, "
-    "sync_interval_hours, status_map.<Vendor status>=<person status>, field_map.<person field>=<vendor attribute>."
+    "sync_interval_hours, status_map.<Vendor status>=<person status>, field_map.<person field>=<vendor attribute>. A file setting takes the file's path."
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from connections.management.cli import (
@@ -20,7 +21,7 @@ from connections.management.cli import (
     usage_error,
     write_json,
 )
-from connections.models import SyncRun
+from connections.models import Connection, SyncRun
 from connections.runs import (
     ConnectionDisabled,
     SyncAlreadyRunning,
@@ -28,8 +29,10 @@ from connections.runs import (
     sync_run_apply_dry_run,
     sync_run_start,
 )
+from connections.services import connection_connector
 from connections.summaries import sync_run_summary, sync_run_summary_lines
 from connections.sync.runner import sync_run_execute
+from connectors.base import DeltaReadable
 
 
 class Command(OperatorCommand):
@@ -42,6 +45,12 @@ class Command(OperatorCommand):
         parser.add_argument(
             "--apply-run", metavar="RUN_ID", default=None, help="Apply this finished dry run as a real sync."
         )
+        parser.add_argument(
+            "--delta",
+            action="store_true",
+            help="Read only the employees changed since the last successful read "
+            "(for a connector that can list changes).",
+        )
         parser.add_argument("--json", action="store_true", help="Print the summary as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -51,6 +60,8 @@ class Command(OperatorCommand):
             if options["apply_run"] is not None:
                 if options["dry_run"]:
                     raise usage_error("--apply-run applies a dry run for real; it cannot be combined with --dry-run.")
+                if options["delta"]:
+                    raise usage_error("--apply-run reads as the dry run read; it cannot be combined with --delta.")
                 dry_run = find_run(options["apply_run"])
                 if dry_run.connection_id != connection.pk:
                     raise usage_error(f"{dry_run.title} belongs to {dry_run.connection.name}, not {connection.name}.")
@@ -58,12 +69,15 @@ class Command(OperatorCommand):
                     raise usage_error(f"{dry_run.title} covered {dry_run.scope}; its scope cannot be changed.")
                 run = sync_run_apply_dry_run(dry_run=dry_run, trigger=SyncRun.Trigger.CLI, enqueue=False)
             else:
+                if options["delta"]:
+                    _check_reads_changes(connection)
                 run = sync_run_start(
                     connection=connection,
                     scope=scope or SyncRun.Scope.ALL,
                     dry_run=options["dry_run"],
                     trigger=SyncRun.Trigger.CLI,
                     enqueue=False,
+                    delta=options["delta"],
                 )
         except SyncAlreadyRunning as exc:
             raise CommandError(str(exc), returncode=EXIT_ALREADY_RUNNING) from None
@@ -71,6 +85,19 @@ class Command(OperatorCommand):
             raise usage_error(str(exc)) from None
         run = sync_run_execute(run_id=run.pk)
         report_run(self, run, as_json=options["json"])
+
+
+def _check_reads_changes(connection: Connection) -> None:
+    """Refuse ``--delta`` for a connection whose connector reads everything every time."""
+    try:
+        connector = connection_connector(connection=connection)
+    except ValidationError as exc:
+        raise usage_error(" ".join(exc.messages)) from None
+    if not isinstance(connector, DeltaReadable):
+        raise usage_error(
+            f"{connection.name} cannot run a delta: {connector.label} cannot list only the records "
+            "changed since a time. Run the sync without --delta."
+        )
 
 
 def report_run(command: BaseCommand, run: SyncRun, *, as_json: bool) -> None:

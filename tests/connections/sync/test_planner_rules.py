@@ -259,8 +259,33 @@ def test_locations_map_to_depots_and_an_unmapped_location_leaves_the_depot_with_
     assert Person.objects.get(email="1@example.com").depot == leeds
     someone.refresh_from_db()
     assert someone.depot == old_depot
-    assert "Location 'BRS' (Bristol) is not mapped to a depot" in change_for(run, "2")["warnings"][0]
+    assert "Location Bristol (BRS) is not mapped to a depot" in change_for(run, "2")["warnings"][0]
     assert run.counts["warnings"] == 1
+
+
+def test_an_unmapped_location_without_a_name_of_its_own_is_named_by_its_id_once(connection, source):
+    DepotMappingFactory(connection=connection, remote_location_id="L7", depot=None, remote_name="L7")
+    source.employees = [employee("1", location_id="L7"), employee("2", location_id="NEW")]
+
+    run = run_sync(connection, scope="employees")
+
+    assert change_for(run, "1")["warnings"] == ["Location 'L7' is not mapped to a depot; the depot was left unchanged."]
+    assert change_for(run, "2")["warnings"] == ["Location 'NEW' is not mapped to a depot; the depot was left unchanged."]
+
+
+def test_a_manager_who_is_not_synced_yet_is_named_when_their_record_is_known(connection, source):
+    EmployeeMappingFactory(connection=connection, remote_id="M", person=None, state="ignored", remote_name="Mia Manager")
+    source.employees = [employee("1", manager_remote_id="M"), employee("2", manager_remote_id="Z9")]
+
+    run = run_sync(connection, scope="employees")
+
+    assert change_for(run, "1")["warnings"] == [
+        "Manager Mia Manager (M) is not a synced person yet; the manager was left unchanged."
+    ]
+    assert change_for(run, "2")["warnings"] == [
+        "Manager 'Z9' is not a synced person yet; the manager was left unchanged."
+    ]
+    assert Person.objects.get(email="1@example.com").manager is None
 
 
 def test_sync_locations_records_remote_locations_and_maps_same_named_depots(connection, source):

@@ -145,7 +145,7 @@ def test_planning_leaves_no_cycle_that_keeps_the_records_alive(connection, sourc
     gc.disable()
     try:
         result = plan(settings=settings, state=directory_state_load(connection_id=connection.pk),
-                      employees=records, locations=None)
+                      records={"employees": records})
         assert result.count()["errors"] == 1 and result.count()["created"] == 2
         del result
         after = [sys.getrefcount(r) for r in records]

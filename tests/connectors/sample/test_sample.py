@@ -75,7 +75,7 @@ def test_default_roster_is_the_same_on_every_machine(default_roster):
     )
 
 
-PINNED_DEFAULT_FINGERPRINT = "6c29b9f396ac9f55888d46e610030c584a8414e3b9ec77514c18b234996bf6e3"
+PINNED_DEFAULT_FINGERPRINT = "1f5e68927bf1b7f7278be946e14678ad30ac6d0045de48d91d246ef075b8f765"
 
 
 def test_blank_config_values_fall_back_to_the_defaults(default_roster):

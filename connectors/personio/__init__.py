@@ -1,0 +1,1 @@
+"""Personio: people and absences over Personio's API v1."""
