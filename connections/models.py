@@ -152,6 +152,10 @@ class SyncRun(models.Model):
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    #: The uploaded file or webhook body this run processed.
+    inbound_file = models.ForeignKey(
+        "InboundFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -239,3 +243,66 @@ class SyncRunChange(models.Model):
 
     def __repr__(self) -> str:
         return f"<SyncRunChange run={self.run_id} seq={self.seq} {self.action}>"
+
+
+class InboundFile(models.Model):
+    """Data another system sent hrsync (DESIGN §1, inbound): an uploaded file
+    or a webhook's body, stored before it is processed, then processed by a
+    run. Its bytes are purged after the retention period; the row stays."""
+
+    class Kind(models.TextChoices):
+        EMPLOYEE = "employee", "Employee file"
+        POSITION = "position", "Position file"
+        WEBHOOK = "webhook", "Webhook"
+
+    class Status(models.TextChoices):
+        #: Received; waits for its turn (a run of the connection is active, or
+        #: a file received before it waits too).
+        SCHEDULED = "scheduled", "Scheduled"
+        #: Handed to a worker.
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        #: The same bytes as the last file of its kind processed: nothing to do.
+        SKIPPED = "skipped", "Skipped"
+        #: Its run would remove more than the safeguard allows: an admin decides.
+        BLOCKED = "blocked", "Blocked"
+        #: Refused as a whole (malformed, fails the schema, hostile): nothing changed.
+        ERROR = "error", "Error"
+        COMPLETE = "complete", "Complete"
+        COMPLETE_WITH_ERRORS = "complete_with_errors", "Complete with errors"
+        #: Cancelled before it was processed, or its blocked run rejected.
+        CANCELLED = "cancelled", "Cancelled"
+
+    #: Files waiting for their turn or being processed.
+    WAITING_STATUSES = (Status.SCHEDULED, Status.QUEUED)
+    ACTIVE_STATUSES = (Status.SCHEDULED, Status.QUEUED, Status.PROCESSING)
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="inbound_files")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    content = models.FileField(upload_to="inbound/%Y/%m/%d/", blank=True, help_text="Empty once purged.")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    original_name = models.CharField(max_length=255, blank=True)
+    #: Who sent it, in words: "API (203.0.113.7)", "web upload", "command line".
+    received_from = models.CharField(max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dry_run = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    counts = models.JSONField(default=dict, blank=True)
+    #: Per-line results: {"line", "employee_id", "message"} each.
+    results = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["connection", "status", "received_at"], name="inbound_connection_status")]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.get_kind_display()} #{self.pk} ({self.get_status_display()})"

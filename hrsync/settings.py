@@ -205,6 +205,9 @@ STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")
 # need `collectstatic` (`dev.py test` sets DJANGO_STATIC_MANIFEST=false when it
 # runs the suite against PostgreSQL).
 _STATIC_MANIFEST = env.bool("DJANGO_STATIC_MANIFEST", default=not (EMBEDDED or DEBUG))
+# Files other systems send to hrsync (uploads, webhook bodies: InboundFile),
+# kept until they are processed and purged. Web and workers must share it.
+MEDIA_ROOT = Path(env.str("HRSYNC_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models.functions import Lower, Trim
+from django.db.models.functions import Length, Lower, Trim
 
 from connections.models import Connection
 from connectors.base import RemoteEmployee
@@ -267,6 +267,11 @@ STATE_WORDS = {
 }
 
 
+#: How records are listed, on the Employees tab and by ``employees list``:
+#: ids that are numbers read in their order (2 before 10), then by text.
+EMPLOYEE_RECORD_ORDER = (Length("remote_id"), "remote_id", "id")
+
+
 def employee_record_list(*, connection: Connection) -> list[dict[str, Any]]:
     """Every record of ``connection`` a sync has read, by remote id, as plain
     values (the ``employees list`` command's rows), in one query."""
@@ -277,7 +282,7 @@ def employee_record_list(*, connection: Connection) -> list[dict[str, Any]]:
             "remote_id", "remote_name", "remote_email", "remote_status", "state", "message",
             "missing_since_run_id", "person__id", "person__first_name", "person__last_name", "person__email",
         )
-        .order_by("remote_id", "id")
+        .order_by(*EMPLOYEE_RECORD_ORDER)
     )
     return [
         {

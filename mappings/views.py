@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.db.models.functions import Length
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -116,7 +115,7 @@ class EmployeeMappingListView(ConnectionTabMixin, TemplateView):
             # Ids in the order they count (2 before 10), not as text (10 before
             # 2): the shorter id first, then alike ids as text; the pk keeps
             # pages stable.
-            .order_by(Length("remote_id"), "remote_id", "id")
+            .order_by(*selectors.EMPLOYEE_RECORD_ORDER)
         )
         page = Paginator(mappings, self.paginate_by).get_page(self.request.GET.get("page"))
         filters = [

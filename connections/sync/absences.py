@@ -378,6 +378,17 @@ def _people_of_run(employee_changes: Sequence[Any]) -> dict[str, tuple[int | Non
     return found
 
 
+def _not_synced_in_run(employee_changes: Sequence[Any]) -> dict[str, str]:
+    """Remote employee id → why this run does not sync the employee (a
+    record skipped, in conflict or in error): their absences wait too."""
+    why = {"skip": "is not synced yet", "conflict": "is in conflict", "error": "could not be synced"}
+    return {
+        change.remote_id: why[change.action]
+        for change in employee_changes
+        if change.action in why and change.remote_id
+    }
+
+
 def _plan_pulled(
     *,
     records: Sequence[RemoteAbsence],
@@ -388,6 +399,7 @@ def _plan_pulled(
     settings = state.settings
     source = settings.connection_name
     of_run = _people_of_run(employee_changes)
+    not_synced = _not_synced_in_run(employee_changes)
     changes: list[AbsenceChange] = []
     seen: set[str] = set()
     for record in records:
@@ -424,6 +436,14 @@ def _plan_pulled(
             change.name = mapping.remote_name
             why = _NOT_LINKED_WHY.get(mapping.state, "is not linked to a person")
             change.message = f"Not kept: employee {change.employee_remote_id} {why}."
+            continue
+        elif change.employee_remote_id in not_synced:
+            # The employee is in this same read but not synced by it (waiting
+            # to be included, say): not the source's fault, nor an error here.
+            change.action = "skip"
+            change.message = (
+                f"Not kept: employee {change.employee_remote_id} {not_synced[change.employee_remote_id]}."
+            )
             continue
         else:
             change.message = (

@@ -132,6 +132,7 @@ class PersonioConnector(Connector, DeltaReadable, AbsenceExchange, Pushable):
         #: Attribute key → Personio's label, as read (for custom field names).
         self._labels: dict[str, str] = {}
         self._types: dict[str, str] | None = None
+        self._type_names: dict[str, str] = {}  # case-folded name → the name as Personio spells it
         try:
             settings = self.settings
         except ConnectorError:
@@ -471,9 +472,15 @@ class PersonioConnector(Connector, DeltaReadable, AbsenceExchange, Pushable):
     def _push_create(self, change: PushChange) -> PushResult:
         values = change.values
         type_name = str(values.get("type_name") or "").strip()
-        type_id = self._time_off_types().get(type_name.casefold())
+        types = self._time_off_types()
+        type_id = types.get(type_name.casefold())
         if type_id is None:
-            return PushResult(change.key, "rejected", message=f"Personio has no absence type named '{type_name}'.")
+            known = ", ".join(sorted(self._type_names.values())[:12]) or "none"
+            return PushResult(
+                change.key,
+                "rejected",
+                message=f"Personio has no absence type named '{type_name}'. Its types are: {known}.",
+            )
         employee_id = str(values.get("employee_remote_id") or "").strip()
         if not employee_id:
             return PushResult(
@@ -504,6 +511,7 @@ class PersonioConnector(Connector, DeltaReadable, AbsenceExchange, Pushable):
                 name, type_id = attributes.get("name"), _scalar(attributes.get("id"))
                 if isinstance(name, str) and name.strip() and type_id:
                     cached.setdefault(name.strip().casefold(), type_id)
+                    self._type_names.setdefault(name.strip().casefold(), name.strip())
             self._types = cached
         return cached
 

@@ -55,7 +55,7 @@ def test_old_reports_move_out_of_their_blob_and_back(migrated_back):
     _migrate(AFTER)
 
     # Columns of later migrations are not there yet at 0003.
-    moved = SyncRun.objects.defer("delta", "read_since").get(pk=big.pk)
+    moved = SyncRun.objects.defer("delta", "read_since", "inbound_file").get(pk=big.pk)
     assert "changes" not in moved.report
     assert moved.report["notes"] == ["A note."] and moved.report["unchanged_not_listed"] == 4
     assert moved.report["listed"] == {"actions": {"update": CHUNK_SIZE + 5, "create": 1}, "warnings": 1,
@@ -69,7 +69,7 @@ def test_old_reports_move_out_of_their_blob_and_back(migrated_back):
     # A real run's created person is known to the index, as the runner records it now.
     assert index[-1].person_id == created.pk
     assert [c.remote_id for c in sync_run_report_plan(run=moved).changes] == [c["remote_id"] for c in changes]
-    assert SyncRun.objects.defer("delta", "read_since").get(pk=empty.pk).changes == []
+    assert SyncRun.objects.defer("delta", "read_since", "inbound_file").get(pk=empty.pk).changes == []
 
     _migrate(BEFORE)
 

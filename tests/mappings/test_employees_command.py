@@ -125,3 +125,12 @@ def test_an_excluded_sample_record_is_skipped_by_the_next_sync(connection):
     person.refresh_from_db()
     assert person.job_title == "Kept by hand"
     assert summary["counts"]["skipped"] >= 1
+
+
+def test_list_puts_numeric_ids_in_the_order_the_numbers_count(connection):
+    for remote_id in ("10", "2", "1", "100"):
+        EmployeeMappingFactory(connection=connection, remote_id=remote_id, person=None, state=State.EXCLUDED)
+
+    rows = json.loads(run("employees", "list", "Demo", "--json"))
+
+    assert [row["remote_id"] for row in rows] == ["1", "2", "10", "100"]

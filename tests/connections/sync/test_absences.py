@@ -450,3 +450,16 @@ def test_applying_a_dry_run_after_the_sources_absences_changed_plans_again_and_s
 
     assert set(_rows(connection)) == {"A1", "A2"}
     assert any("changed since" in note for note in applied.report["notes"])
+
+
+def test_absences_of_people_waiting_to_be_included_are_skipped_not_errors(absence_source, connection, monkeypatch):
+    monkeypatch.setattr(absence_source, "include_new_records", False)
+    absence_source.employees = [employee("E7", email="new@example.com")]
+    absence_source.absences = [absence("A7", "E7", "2026-03-10")]
+
+    run = run_sync(connection, scope="all", dry_run=True)
+
+    assert run.status == Status.SUCCEEDED, run.error
+    assert run.counts["absences"]["skipped"] == 1 and run.counts["absences"]["errors"] == 0
+    [pulled] = run.report["absences"]
+    assert pulled["message"] == "Not kept: employee E7 is not synced yet."

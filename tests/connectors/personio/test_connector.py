@@ -366,7 +366,9 @@ def test_a_pushed_absence_is_created_with_the_type_matched_by_name(mocked):
 def test_an_absence_of_a_type_personio_lacks_is_rejected(mocked):
     mocked.get(TIME_OFF_TYPES, json=fixture("time_off_types.json"))
     [result] = make(absences="to_personio").push([create(type_name="Sabbatical")])
-    assert (result.outcome, result.message) == ("rejected", "Personio has no absence type named 'Sabbatical'.")
+    assert result.outcome == "rejected"
+    assert result.message.startswith("Personio has no absence type named 'Sabbatical'. Its types are: ")
+    assert "Paid vacation" in result.message
 
 
 def test_an_absence_personio_refuses_is_rejected_with_its_message(mocked):
@@ -460,3 +462,74 @@ def test_a_sync_of_all_data_reads_each_page_of_employees_once_and_names_the_offi
     assert employees.call_count == 1
     names = set(DepotMapping.objects.filter(connection=connection).values_list("remote_name", flat=True))
     assert "Hamburg" in names and not any(name.isdigit() for name in names)
+
+
+# -- absences through syncs, both ways -----------------------------------------------
+
+
+@pytest.fixture
+def personio_connection(db, monkeypatch):
+    from connections.services import connection_create
+
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *args, **kwargs: TODAY)
+    return connection_create(
+        kind="personio", name="Personio",
+        config={"client_id": CLIENT_ID, "absences": "from_personio"}, secrets={"client_secret": SECRET},
+    )
+
+
+def test_personios_time_offs_are_created_changed_and_removed_by_syncs(mocked, personio_connection):
+    from hrsync.people.models import Absence
+    from tests.connections.helpers import run_sync
+
+    add_employees(mocked)
+    add_time_offs(mocked)  # 9001 and 9002 on page 1; 9002 again and 9003 on page 2
+
+    first = run_sync(personio_connection, scope="all")
+
+    rows = {a.remote_id: a for a in Absence.objects.filter(connection=personio_connection).select_related("person")}
+    assert set(rows) == {"9001", "9002", "9003"}, first.report.get("absences")
+    assert rows["9002"].person.email == "jonas.weber@example.com"
+    pages = [query(c.request.url)["offset"] for c in mocked.calls if c.request.url.startswith(TIME_OFFS)]
+    assert pages == [["1"], ["2"]]
+
+    # Personio now has 9001 a day longer, 9002 as it was, and no 9003.
+    page = fixture("time_offs_page1.json")
+    page["data"][0]["attributes"]["end_date"] = "2026-12-03T00:00:00+01:00"
+    page["metadata"] = {"total_elements": 2, "current_page": 1, "total_pages": 1}
+    mocked.replace(responses.GET, TIME_OFFS, json=page)
+    second = run_sync(personio_connection, scope="absences")
+
+    assert second.counts["absences"]["updated"] == 1 and second.counts["absences"]["removed"] == 1
+    kept = {a.remote_id: a.end_date for a in Absence.objects.filter(connection=personio_connection)}
+    assert kept == {"9001": dt.date(2026, 12, 3), "9002": rows["9002"].end_date}
+
+
+def test_an_absence_recorded_in_hrsync_is_created_and_removed_in_personio(
+    mocked, personio_connection, django_capture_on_commit_callbacks
+):
+    from connections.services import connection_update
+    from hrsync.people.absences import absence_create, absence_remove
+    from hrsync.people.models import Absence, Person
+    from tests.connections.helpers import run_sync
+
+    add_employees(mocked)
+    run_sync(personio_connection, scope="employees")
+    connection_update(connection=personio_connection, config={**personio_connection.config, "absences": "to_personio"})
+    mocked.get(TIME_OFF_TYPES, json=fixture("time_off_types.json"))
+    created = mocked.post(TIME_OFFS, json=fixture("time_off_created.json"))
+    deleted = mocked.delete(f"{TIME_OFFS}/555001", json=fixture("time_off_deleted.json"))
+    jonas = Person.objects.get(email="jonas.weber@example.com")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        absence = absence_create(
+            person=jonas, type_name="Paid vacation", start_date=dt.date(2026, 12, 21), end_date=dt.date(2026, 12, 23)
+        )
+    absence.refresh_from_db()
+    assert (absence.push_state, absence.remote_id) == ("sent", "555001")
+    assert json.loads(created.calls[0].request.body)["employee_id"] == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert absence_remove(absence=absence) is False  # waits for Personio
+    assert deleted.call_count == 1
+    assert not Absence.objects.filter(pk=absence.pk).exists()
