@@ -24,7 +24,8 @@ bench [--people N ...] [--db sqlite|postgres] [...]
     runs `python -m bench` with the arguments given: deterministic rosters
     synced through the CSV connector, timed, and written to
     docs/PERFORMANCE.md. `--personio N` syncs N people from a stand-in
-    Personio instead, under Personio's rate limits.
+    Personio instead, under Personio's rate limits; `--xml N` uploads an
+    N-employee XML employee file to an XML upload connection instead.
     `python3 dev.py bench --help` lists its options.
 
 Options for every command:

@@ -1,4 +1,4 @@
-"""python -m bench [--people N ...] [--db sqlite|postgres] [--personio N]: see bench/__init__.py."""
+"""python -m bench [--people N ...] [--db sqlite|postgres] [--personio N] [--xml N]: see bench/__init__.py."""
 
 from __future__ import annotations
 
@@ -364,6 +364,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--personio", type=int, metavar="N",
                         help="instead: sync N people from a stand-in Personio through the Personio connector "
                              "(bench/personio.py), under Personio's rate limits")
+    parser.add_argument("--xml", type=int, metavar="N",
+                        help="instead: upload an N-employee XML employee file to an XML upload connection and "
+                             "process it (bench/xml_upload.py): first import, the same file, a changed file")
     args = parser.parse_args(argv)
 
     def say(message: str) -> None:
@@ -373,6 +376,11 @@ def main(argv: list[str]) -> int:
         from bench.personio import scenario_run
 
         return scenario_run(args, say, argv)
+
+    if args.xml:
+        from bench.xml_upload import scenario_run as xml_scenario_run
+
+        return xml_scenario_run(args, say, argv)
 
     if not args.skip_import_export:
         try:

@@ -179,11 +179,11 @@ def add_service_error(form: forms.Form, exc: ValidationError) -> None:
     """Show a service's ValidationError on ``form``: per field where the
     service named one of its fields, above the form otherwise."""
     if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            target = field if field in form.fields else None
+        for name, errors in exc.message_dict.items():
+            target = name if name in form.fields else None
             for message in errors:
-                if target is None and field != NON_FIELD_ERRORS:
-                    message = f"{field.replace('_', ' ').capitalize()}: {message}"
+                if target is None and name != NON_FIELD_ERRORS:
+                    message = f"{name.replace('_', ' ').capitalize()}: {message}"
                 form.add_error(target, message)
     else:
         for message in exc.messages:

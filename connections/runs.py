@@ -203,6 +203,12 @@ def sync_run_reject(*, run: SyncRun, user=None) -> SyncRun:
     if not updated:
         raise SyncRunStateError(f"{run.title} is not blocked, so there is nothing to reject.")
     run.refresh_from_db()
+    # Imported here: the inbound module imports this one. The rejected run's
+    # upload is cancelled, and the connection's next waiting file starts.
+    from connections.sync.inbound import inbound_files_dispatch
+
+    connection_id = run.connection_id
+    transaction.on_commit(lambda: inbound_files_dispatch(connection_id=connection_id))
     return run
 
 

@@ -18,6 +18,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.text import Truncator
 
+from connections.api.auth import connection_api_key_assign, connection_kind_has_api_key
+from connections.api.keys import API_KEY_HASH, API_KEY_ID
 from connections.models import Connection
 from connectors.base import Check, Connector, ConnectorError
 from connectors.registry import connector_class, validate_kind
@@ -204,8 +206,12 @@ def connection_settings_apply(
         )
         raise ValidationError(errors)
     cleaned = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-    connection.config = {k: v for k, v in cleaned.items() if k not in cls.secret_fields}
-    connection.secrets = {k: v for k, v in cleaned.items() if k in cls.secret_fields}
+    # What hrsync wrote itself, not the form (an API key's id and hash):
+    # saving the settings must not take a connection's key away.
+    kept_config = {k: v for k, v in connection.config.items() if k == API_KEY_ID}
+    kept_secrets = {k: v for k, v in connection.secrets.items() if k == API_KEY_HASH}
+    connection.config = {**kept_config, **{k: v for k, v in cleaned.items() if k not in cls.secret_fields}}
+    connection.secrets = {**kept_secrets, **{k: v for k, v in cleaned.items() if k in cls.secret_fields}}
 
 
 def _connection_apply(
@@ -239,8 +245,11 @@ def connection_create(
     status_map: Mapping[str, str] | None = None,
     field_map: Mapping[str, str] | None = None,
 ) -> Connection:
-    """A new connection, saved. Its status map starts as the connector's
-    defaults; the arguments are those of ``connection_update``."""
+    """A new connection, saved. Its status map (and safeguard threshold,
+    when the connector has its own) starts as the connector's defaults; the
+    arguments are those of ``connection_update``. A connection that receives
+    files gets an API key: ``connection.issued_api_key`` on the returned
+    instance only (it is stored as a hash), for the caller to show once."""
     connection = _connection_new(
         kind=kind, name=name, options=options, config=config, secrets=secrets,
         status_map=status_map, field_map=field_map,
@@ -261,7 +270,8 @@ def connection_create_tested(
     the connection only when the test passes, or ``save_failing`` ("Save
     anyway"). Returns (the saved connection or None, the check). A refused
     first try leaves nothing behind: no row for a connection that never worked.
-    Raises ValidationError like ``connection_create``."""
+    Raises ValidationError like ``connection_create``; a saved connection
+    that receives files carries ``issued_api_key`` as there."""
     connection = _connection_new(kind=kind, name=name, config=config, secrets=secrets)
     check = _connection_try(connection=connection)
     if not (check.ok or save_failing):
@@ -275,10 +285,15 @@ def _connection_new(*, kind: str, name: str, **values: Any) -> Connection:
     validate_kind(kind)
     connection = Connection(kind=kind, name=name.strip())
     connection.full_clean(exclude=["secrets", "config"])
-    connection.status_map = dict(connector_class(kind).default_status_map)
+    cls = connector_class(kind)
+    connection.status_map = dict(cls.default_status_map)
+    if cls.default_safeguard_percent is not None:
+        connection.safeguard_percent = cls.default_safeguard_percent  # options may still set it
     _connection_apply(connection=connection, validate_settings=True, **{
         key: values.get(key) for key in ("options", "config", "secrets", "status_map", "field_map")
     })
+    if connection_kind_has_api_key(kind=kind):
+        connection.issued_api_key = connection_api_key_assign(connection=connection)
     return connection
 
 

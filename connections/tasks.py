@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from connections import runs
-from connections.sync import runner
+from connections.sync import inbound, runner
 from hrsync.people.access import people_access_dates_apply
 
 
@@ -21,3 +21,16 @@ def dispatch_due_syncs() -> None:
     # at midnight) is caught up within minutes.
     people_access_dates_apply(today=timezone.localdate())
     runs.syncs_dispatch_due()
+    # A file whose turn came while no run ended to start it (its worker
+    # was unreachable, a blocked run was decided elsewhere) starts here.
+    inbound.inbound_files_dispatch_waiting()
+
+
+@shared_task(name="connections.tasks.process_inbound_file", ignore_result=True)
+def process_inbound_file(inbound_file_id: int) -> None:
+    inbound.inbound_file_process(inbound_file_id=inbound_file_id)
+
+
+@shared_task(name="connections.tasks.purge_inbound_files", ignore_result=True)
+def purge_inbound_files() -> None:
+    inbound.inbound_files_purge()

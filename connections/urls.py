@@ -1,7 +1,7 @@
 from django.urls import path
 
 from connections.views import connections as views
-from connections.views import absences, runs
+from connections.views import absences, runs, uploads
 from connectors.registry import connector_urlpatterns
 from mappings import views as mapping_views
 
@@ -36,6 +36,13 @@ urlpatterns = [
     ),
     path("<int:pk>/depots/", mapping_views.DepotMappingView.as_view(), name="depots"),
     path("<int:pk>/absences/", absences.AbsenceListView.as_view(), name="absences"),
+    path("<int:pk>/uploads/", uploads.UploadListView.as_view(), name="uploads"),
+    path("<int:pk>/uploads/new/", uploads.UploadNewView.as_view(), name="upload_new"),
+    path("<int:pk>/uploads/<int:upload_id>/file/", uploads.UploadFileView.as_view(), name="upload_file"),
+    path("<int:pk>/uploads/<int:upload_id>/errors.csv", uploads.UploadErrorsCsvView.as_view(), name="upload_errors"),
+    path("<int:pk>/uploads/<int:upload_id>/cancel/", uploads.UploadCancelView.as_view(), name="upload_cancel"),
+    path("<int:pk>/api-key/", uploads.ApiKeyView.as_view(), name="api_key"),
+    path("<int:pk>/api-key/regenerate/", uploads.ApiKeyRegenerateView.as_view(), name="api_key_regenerate"),
     # Each connector's own pages: /connections/<pk>/<kind>/…, named connections:<kind>:…
     *connector_urlpatterns(),
 ]

@@ -368,6 +368,11 @@ class Connector:
     inbound: ClassVar[frozenset[str]] = frozenset()
     #: Vendor status (as spelled by the vendor) → Person.Status value.
     default_status_map: ClassVar[dict[str, str]] = {}
+    #: The safeguard threshold a new connection of this kind starts with
+    #: (``Connection.safeguard_percent``); None: the model's default. A
+    #: source whose files list everyone, as the vendor's own import blocks
+    #: them, may start from the vendor's threshold.
+    default_safeguard_percent: ClassVar[int | None] = None
     #: Person fields this connector fills, and therefore owns on the Person
     #: (see RemoteEmployee.PERSON_FIELDS). A field listed here is overwritten
     #: by every sync, even with an empty value, so list only what you send.
@@ -661,4 +666,44 @@ class Pushable:
     """
 
     def push(self, changes: Sequence[PushChange]) -> Iterator[PushResult]:
+        raise NotImplementedError
+
+
+class Uploadable:
+    """Ability: the source pushes files to hrsync's REST API
+    (``connections.api``) instead of hrsync reading them: each file is stored
+    as an ``InboundFile`` first, answered ``202``, and processed by a run of
+    its own (DESIGN §1, inbound). A connection of such a connector has an
+    API key (``connections.api.keys``), issued when it is created and shown
+    once; the key identifies the connection on every request.
+
+    Hooks:
+
+    ``upload_kinds``
+        The ``InboundFile`` kinds the connection accepts ("employee",
+        "position"); the endpoint of another kind answers 404.
+
+    ``max_upload_bytes -> int``
+        The largest file accepted: a larger one is refused (413) while it
+        streams in, before it is all read.
+
+    ``parse_upload(inbound_file) -> Iterator[RemoteEmployee]``
+        The records of a stored file (read from ``inbound_file.content``).
+        An employee file: every employee (the file is a full snapshot). A
+        position file: one record per position, ``remote_id`` its holder's
+        id ("" when vacant), ``job_title`` its title, ``manager_remote_id``
+        the holder of the nearest filled position above, ``raw["position_id"]``
+        its id. A file refused as a whole raises an exception whose
+        ``message`` says why and whose ``problems`` (each with ``line``,
+        ``employee_id``, ``message``) say where; a bad record is a record
+        with ``problems``, as from ``fetch_employees``.
+    """
+
+    upload_kinds: ClassVar[tuple[str, ...]] = ("employee",)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        raise NotImplementedError
+
+    def parse_upload(self, inbound_file: Any) -> Iterator[RemoteEmployee]:
         raise NotImplementedError

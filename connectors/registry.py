@@ -24,6 +24,7 @@ CONNECTORS: dict[str, tuple[str, str]] = {
     "actionhrm": ("ActionHRM", "connectors.actionhrm.connector.ActionHRMConnector"),
     "csv_file": ("CSV file (SFTP/HTTPS)", "connectors.csv_file.connector.CsvFileConnector"),
     "personio": ("Personio", "connectors.personio.connector.PersonioConnector"),
+    "xml_upload": ("XML upload (REST API)", "connectors.xml_upload.connector.XmlUploadConnector"),
     "sample": ("Sample HR data (demo)", "connectors.sample.connector.SampleConnector"),
 }
 

@@ -29,3 +29,9 @@ def _schedule_dispatcher(sender: Celery, **kwargs) -> None:
         sender.signature("people.tasks.apply_access_dates"),
         name="apply access dates",
     )
+    # Uploaded files' bytes are kept for 30 days (the rows and runs stay).
+    sender.add_periodic_task(
+        crontab(hour=1, minute=15),
+        sender.signature("connections.tasks.purge_inbound_files"),
+        name="purge old uploads",
+    )

@@ -6,6 +6,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="connections:list", permanent=False)),
     path("connections/", include("connections.urls")),
     path("people/", include("hrsync.people.urls")),
+    # What other systems call: API keys, not sessions (connections/api/).
+    path("api/v2/hrdatasync/", include("connections.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

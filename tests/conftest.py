@@ -38,6 +38,13 @@ def _no_backoff_sleep(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _media_in_a_temporary_folder(settings, tmp_path_factory):
+    """Files received in a test (uploads) are stored in a folder of the test
+    run's own, never in the project's var/."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.mktemp("media"))
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache(settings):
     """Every test starts with an empty cache (vendor tokens live there), in
     this process's memory: never the file cache that a running hrsync, or

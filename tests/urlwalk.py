@@ -109,6 +109,7 @@ FORBIDDEN = Outcome(403)
 OK = Outcome(200)
 CSV = Outcome(200, content_type="text/csv")
 JSON = Outcome(200, content_type="application/json")
+XML = Outcome(200, content_type="application/xml")
 NOT_ALLOWED = Outcome(405)
 
 
@@ -170,6 +171,17 @@ EXPECTED: dict[str, Access] = {
     # build_world's Personio connection (absences from Personio);
     # tests/people/test_absence_pages.py checks the 404 of one that does not.
     "connections:absences": STAFF_PAGE,
+    # Only for a connection that receives files: opened on build_world's XML
+    # upload connection; tests/connections/test_views_uploads.py checks the
+    # 404 of one that does not.
+    "connections:uploads": STAFF_PAGE,
+    "connections:upload_new": STAFF_POST,
+    "connections:upload_file": Access(LOGIN, FORBIDDEN, XML),
+    "connections:upload_errors": STAFF_CSV,
+    "connections:upload_cancel": STAFF_POST,  # a POST without "confirm" asks first
+    # The key is shown once, right after it is made; later the page says so.
+    "connections:api_key": STAFF_PAGE,
+    "connections:api_key_regenerate": STAFF_POST,
     "people:list": STAFF_PAGE,
     "people:new": STAFF_PAGE,  # GET shows the Add person form
     "people:search": STAFF_JSON,
@@ -187,6 +199,15 @@ EXPECTED: dict[str, Access] = {
     "password_reset_complete": PUBLIC,
     # The admin answers non-staff with its own sign-in page, not a 403.
     "admin:index": Access(ADMIN_LOGIN, ADMIN_LOGIN, OK),
+    # The REST API knows callers by their connection's API key, never by a
+    # session (tests/connections/api/ sends keys): the schemas are public,
+    # uploads are POSTed, a status needs the key, whoever is signed in.
+    "api:employees_xsd": Access(XML, XML, XML),
+    "api:positions_xsd": Access(XML, XML, XML),
+    "api:employee": Access(NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED),
+    "api:position": Access(NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED),
+    "api:upload": Access(Outcome(401), Outcome(401), Outcome(401)),
+    "api:not_found": Access(Outcome(404), Outcome(404), Outcome(404)),
 }
 
 
@@ -308,7 +329,36 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
     )
     w.runs = (w.finished_run, w.blocked_run, w.dry_run)
     _add_personio(w, client_secret=password)
+    _add_xml_upload(w)
     return w
+
+
+def _add_xml_upload(w: SimpleNamespace) -> None:
+    """The XML upload connection of ``build_world``: its Overview (where files
+    are sent), Uploads tab with a file processed with errors, a blocked one
+    and one waiting, the error file, and the key page."""
+    from django.core.files.base import ContentFile
+
+    from connections.models import InboundFile
+
+    w.uploads = connection_create(kind="xml_upload", name="Acme HR files", config={})
+    Status = InboundFile.Status
+    w.upload = InboundFile(
+        connection=w.uploads, kind=InboundFile.Kind.EMPLOYEE, sha256="a" * 64, content_type="application/xml",
+        size=120, original_name="employees.xml", received_from="API (203.0.113.7)",
+        status=Status.COMPLETE_WITH_ERRORS, counts={"created": 3, "errors": 1},
+        results=[{"line": 12, "employee_id": "00042", "message": "The email address 'ada@' is not valid."}],
+    )
+    w.upload.content.save("employees.xml", ContentFile(b"<employees></employees>"), save=False)
+    w.upload.save()
+    InboundFile.objects.create(
+        connection=w.uploads, kind=InboundFile.Kind.EMPLOYEE, sha256="b" * 64, size=90, status=Status.BLOCKED,
+        received_from="API (203.0.113.7)", error="This file would deactivate 40 of 50 people (80 %).",
+    )
+    w.waiting_upload = InboundFile.objects.create(
+        connection=w.uploads, kind=InboundFile.Kind.POSITION, sha256="c" * 64, size=60,
+        status=Status.SCHEDULED, received_from="web upload",
+    )
 
 
 def _add_personio(w: SimpleNamespace, *, client_secret: str) -> None:
@@ -409,6 +459,10 @@ def _on_both_connections(w: SimpleNamespace) -> list[dict[str, Any]]:
     return [{"pk": w.connection.pk}, {"pk": w.personio.pk}]
 
 
+def _on_uploads(w: SimpleNamespace) -> list[dict[str, Any]]:
+    return [{"pk": w.uploads.pk}]
+
+
 def _on_each_run(w: SimpleNamespace) -> list[dict[str, Any]]:
     return [{"pk": w.connection.pk, "run_id": run.pk} for run in w.runs] + [
         {"pk": w.personio.pk, "run_id": w.personio_run.pk}
@@ -417,11 +471,11 @@ def _on_each_run(w: SimpleNamespace) -> list[dict[str, Any]]:
 
 #: URL name → the argument sets to open it with (each one is a page to check).
 URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
-    "connections:overview": _on_both_connections,
+    "connections:overview": lambda w: [*_on_both_connections(w), *_on_uploads(w)],
     "connections:sync": _on_connection,
     "connections:options": _on_connection,
     "connections:progress": _on_connection,
-    "connections:settings": _on_both_connections,
+    "connections:settings": lambda w: [*_on_both_connections(w), *_on_uploads(w)],
     "connections:test": _on_connection,
     "connections:csv_file:pin_host_key": _on_connection,
     "connections:csv_file:columns": _on_connection,
@@ -446,7 +500,15 @@ URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
         {"pk": w.personio_person.pk, "absence_id": w.personio_recorded.pk},
     ],
     "connections:absences": lambda w: [{"pk": w.personio.pk}],
+    "connections:uploads": _on_uploads,
+    "connections:upload_new": _on_uploads,
+    "connections:upload_file": lambda w: [{"pk": w.uploads.pk, "upload_id": w.upload.pk}],
+    "connections:upload_errors": lambda w: [{"pk": w.uploads.pk, "upload_id": w.upload.pk}],
+    "connections:upload_cancel": lambda w: [{"pk": w.uploads.pk, "upload_id": w.waiting_upload.pk}],
+    "connections:api_key": _on_uploads,
+    "connections:api_key_regenerate": _on_uploads,
     "password_reset_confirm": lambda w: [{"uidb64": "MQ", "token": "not-a-real-token"}],
+    "api:upload": lambda w: [{"upload_id": 1}],
 }
 
 

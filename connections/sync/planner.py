@@ -74,6 +74,9 @@ class PlanSettings:
     #: Selective sync: whether a record found for the first time is synced
     #: (True) or waits, excluded, until an admin includes it (False).
     include_new: bool = True
+    #: False for records that say nothing of anyone's status (a position
+    #: file gives titles and managers only): each person keeps theirs.
+    statuses: bool = True
 
 
 def status_key(vendor_status: str) -> str:
@@ -556,7 +559,8 @@ class _EmployeePlanner:
             # Stored lower-cased: addresses are matched case-insensitively, so
             # a vendor changing only the case is not a change.
             values["email"] = normalise_email(record.email)
-        values["status"] = status
+        if self.settings.statuses:
+            values["status"] = status
         return values
 
     def _depot(self, record: RemoteEmployee, change: Change) -> int | None:
@@ -596,7 +600,7 @@ class _EmployeePlanner:
         person = self.state.people[person_id]
         change.person_id = person_id
         values = self._remote_values(record, status)
-        if person.is_protected and status in GONE and person.status not in GONE:
+        if person.is_protected and "status" in values and status in GONE and person.status not in GONE:
             values.pop("status")
             change.warnings.append(
                 f"{person_label(person)} is protected: the source says {record.status}, "

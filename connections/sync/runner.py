@@ -43,6 +43,7 @@ from connections.sync.absences import (
     absences_push_send,
     absences_state_for_run,
 )
+from connections.sync.inbound import UploadRead, inbound_run_ended, upload_read
 from connections.sync.streams import (
     ABSENCES,
     EMPLOYEES,
@@ -202,6 +203,9 @@ def sync_run_execute(*, run_id: int) -> SyncRun:
             error="The sync stopped on an unexpected error and nothing was changed. "
             "The details are in the server log.",
         )
+    # Whatever the outcome: its file (an upload run's) says it, and the
+    # connection's next waiting file starts now.
+    inbound_run_ended(run_id=run_id)
     # The report is loaded only if the caller reads it: it may be large.
     return SyncRun.objects.select_related("connection").defer("report").get(pk=run_id)
 
@@ -264,13 +268,19 @@ def _execute(run: SyncRun) -> None:
 
     connector = connection_connector(connection=connection)
     connector.progress_wait = progress.wait
-    since, read_note = _delta_since(run, connector)
-    reads = streams_read(
-        connector=connector,
-        streams=scope_streams(scope=run.scope, connector=connector),
-        progress=progress,
-        since=since,
-    )
+    upload: UploadRead | None = None
+    if run.inbound_file_id:
+        # An upload run reads its file, not the source.
+        upload = upload_read(run=run, connector=connector, progress=progress)
+        reads, read_note = upload.reads, ""
+    else:
+        since, read_note = _delta_since(run, connector)
+        reads = streams_read(
+            connector=connector,
+            streams=scope_streams(scope=run.scope, connector=connector),
+            progress=progress,
+            since=since,
+        )
     connection_record_health(
         connection=connection, ok=True, message=f"Connected to {connector.label} at {connector.describe()}."
     )
@@ -279,14 +289,21 @@ def _execute(run: SyncRun) -> None:
     directory_hash = directory_fingerprint(connection_id=connection.pk)
     state = directory_state_load(connection_id=connection.pk)
     today = timezone.localdate()
+    plan_settings, records = _plan_settings(connection, connector, reads, today=today), streams_records(reads=reads)
+    if upload is not None:
+        plan_settings, records = upload.plan_input(
+            settings=plan_settings, state=state, records=records, connector=connector
+        )
     the_plan = plan(
-        settings=_plan_settings(connection, connector, reads, today=today),
+        settings=plan_settings,
         state=state,
-        records=streams_records(reads=reads),
+        records=records,
         absences=absences_state_for_run(
             connection=connection, connector=connector, read=reads.get(ABSENCES.name), today=today
         ),
     )
+    if upload is not None:
+        upload.planned(the_plan)
     if read_note:
         the_plan.notes.append(read_note)
     the_plan.directory_hash = directory_hash
@@ -314,7 +331,7 @@ def _execute(run: SyncRun) -> None:
         _finish(run, status=_final_status(the_plan), plan=the_plan)
         return
 
-    blocked = _safeguard_message(connection, the_plan)
+    blocked = _safeguard_message(connection, the_plan) or (upload.safeguard_message(connection) if upload else "")
     if blocked and source is None:
         _finish(
             run,

@@ -150,6 +150,24 @@ def streams_read(
     return reads
 
 
+def streams_read_upload(
+    *, connector: Connector, records: Iterable[Any], full_snapshot: bool, progress: ReadProgress
+) -> dict[str, StreamRead]:
+    """The streams of a run that processes an uploaded file
+    (``connections.sync.inbound``): its employees are the file's
+    ``records``, not a ``fetch_employees()`` read, and nothing else is read
+    from the source. A full snapshot (an employee file) also gives the
+    locations, for a connector whose locations are its records'."""
+    progress.stage("Reading the uploaded file")
+    employees = StreamRead(stream=EMPLOYEES, records=list(progress.count(records)), full_snapshot=full_snapshot)
+    reads = {EMPLOYEES.name: employees}
+    if full_snapshot and connector.locations_in_records and LOCATIONS.name in connector.streams:
+        reads[LOCATIONS.name] = StreamRead(
+            stream=LOCATIONS, records=connector.locations_of(employees.records), full_snapshot=True
+        )
+    return reads
+
+
 def streams_records(*, reads: Mapping[str, StreamRead]) -> dict[str, list[Any] | None]:
     """Each stream's records as the planner takes them: None for a stream
     this run did not read, which the plan leaves as it is."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from django.views.generic.base import ContextMixin
 
 from connections.models import Connection
 from connections.sync.absences import connection_absence_direction
+from connectors.base import Uploadable
+from connectors.registry import connector_class
 from hrsync.access import StaffRequiredMixin
 
 #: (slug, label, url name) of each tab, in order.
@@ -44,10 +47,27 @@ class ConnectionTabMixin(StaffRequiredMixin, ContextMixin):
 ABSENCES_TAB = ("absences", "Absences", "connections:absences")
 
 
+#: The tab of a connection that receives files, after Runs.
+UPLOADS_TAB = ("uploads", "Uploads", "connections:uploads")
+
+
 def connection_tabs(connection: Connection) -> tuple[tuple[str, str, str], ...]:
     """``TABS`` and those the connection's streams add: Absences when its
-    connector exchanges absences (in either direction)."""
-    if not connection_absence_direction(connection=connection):
-        return TABS
-    at = [slug for slug, _label, _url in TABS].index("depots") + 1
-    return (*TABS[:at], ABSENCES_TAB, *TABS[at:])
+    connector exchanges absences (in either direction), Uploads when it
+    receives files (``Uploadable``)."""
+    tabs = TABS
+    if connection_absence_direction(connection=connection):
+        at = [slug for slug, _label, _url in tabs].index("depots") + 1
+        tabs = (*tabs[:at], ABSENCES_TAB, *tabs[at:])
+    if connection_takes_uploads(connection):
+        at = [slug for slug, _label, _url in tabs].index("runs") + 1
+        tabs = (*tabs[:at], UPLOADS_TAB, *tabs[at:])
+    return tabs
+
+
+def connection_takes_uploads(connection: Connection) -> bool:
+    """Whether the connection's connector receives files (``Uploadable``)."""
+    try:
+        return issubclass(connector_class(connection.kind), Uploadable)
+    except ValidationError:  # a kind this deployment no longer has
+        return False

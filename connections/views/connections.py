@@ -43,7 +43,7 @@ from connections.runs import (
 )
 from connections.summaries import sync_run_counts, sync_run_summary
 from connections.sync.absences import connection_absence_direction
-from connections.views.base import ConnectionTabMixin
+from connections.views.base import ConnectionTabMixin, connection_takes_uploads
 from connections.views.checks import (
     CheckResultMixin,
     check_flash,
@@ -54,6 +54,7 @@ from connections.views.checks import (
     vendor_deadline,
 )
 from connections.views.runs import LOCATION_COUNT_LABELS
+from connections.views.uploads import api_key_hand_over, upload_examples
 from connectors.base import ConnectorPage
 from connectors.registry import connector_class, enabled_kinds
 from hrsync.access import StaffRequiredMixin
@@ -131,6 +132,10 @@ class ConnectionCreateView(StaffRequiredMixin, View):
             return self._details(request, kind, name_form, config_form, failed_check=check, status=400)
         check_remember(request, connection, check)
         check_flash(request, check, prefix=f"{connection.name} saved. ")
+        key = getattr(connection, "issued_api_key", "")
+        if key:
+            # The only time the key exists in the clear: its page shows it once.
+            return page_redirect(request, api_key_hand_over(request, connection, key))
         return page_redirect(request, _first_page(connection))
 
     def _choose(self, request: HttpRequest, kind_form: KindChoiceForm) -> HttpResponse:
@@ -300,6 +305,8 @@ class ConnectionOverviewView(CheckResultMixin, ConnectionTabMixin, TemplateView)
             unmapped_locations=unmapped,
             interval_text=interval_text(connection.sync_interval),
             check_seconds=check_seconds(),
+            # A connection that receives files: where they are posted, with a placeholder for the key.
+            upload_examples=upload_examples(connection) if connection_takes_uploads(connection) else [],
             **kwargs,
         )
 
@@ -399,7 +406,9 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
     active_tab = "settings"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        return super().get_context_data(check_seconds=check_seconds(), **kwargs)
+        return super().get_context_data(
+            check_seconds=check_seconds(), has_api_key=connection_takes_uploads(self.connection), **kwargs
+        )
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         connection = self.connection

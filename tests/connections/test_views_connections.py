@@ -4,6 +4,7 @@ and the POST/JSON endpoints behind the Overview's buttons."""
 from __future__ import annotations
 
 import datetime as dt
+import html as htmllib
 import json
 import re
 import time
@@ -205,7 +206,10 @@ def test_each_kind_card_says_what_that_integration_does(client, settings):
 
     page = html(client.get(reverse("connections:new")))
 
-    cards = dict(re.findall(r'<strong>(.*?)</strong><span class="small muted">(.*?)</span>', page))
+    cards = {
+        name: htmllib.unescape(text)
+        for name, text in re.findall(r'<strong>(.*?)</strong><span class="small muted">(.*?)</span>', page)
+    }
     assert cards == {
         "ActionHRM": "Reads employees and locations from your ActionHRM account through its API on every sync.",
         "CSV file (SFTP/HTTPS)": "Reads a CSV file of employees from an SFTP server or an HTTPS address on every sync.",
@@ -213,6 +217,8 @@ def test_each_kind_card_says_what_that_integration_does(client, settings):
         "either way.",
         "Sample HR data (demo)": "Serves a bundled demo roster of made-up people and depots, to try hrsync without "
         "an HR system.",
+        "XML upload (REST API)": "Receives an employee file and a position file in XML, uploaded to hrsync's REST "
+        "API by your HR system or a script, with this connection's API key.",
     }
     assert "Reads employees, locations" not in page
 

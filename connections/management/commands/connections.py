@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db.models import OuterRef, Subquery
 
+from connections.api.auth import connection_api_key_regenerate, connection_kind_has_api_key
 from connections.management.cli import (
     EXIT_FAILED,
     OperatorCommand,
@@ -38,7 +39,9 @@ class Command(OperatorCommand):
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{add,list,test,set}")
 
-        add = sub.add_parser("add", help="Create a connection and print its id.")
+        add = sub.add_parser(
+            "add", help="Create a connection and print its id (and, for one that receives files, its API key, once)."
+        )
         add.add_argument("--kind", required=True, help="The integration, e.g. actionhrm.")
         add.add_argument("--name", required=True)
         add.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
@@ -52,8 +55,11 @@ class Command(OperatorCommand):
 
         change = sub.add_parser("set", help="Change a connection's settings and options.")
         change.add_argument("connection", metavar="ID_OR_NAME")
+        change.add_argument("--set", dest="values", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
         change.add_argument(
-            "--set", dest="values", action="append", required=True, metavar="KEY=VALUE", help=SET_HELP
+            "--regenerate-key",
+            action="store_true",
+            help="Give a connection that receives files a new API key and print it (once); the old key stops working.",
         )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
@@ -71,6 +77,10 @@ class Command(OperatorCommand):
         except ValidationError as exc:
             raise usage_error(validation_message(exc)) from None
         self.stdout.write(str(connection.pk))
+        key = getattr(connection, "issued_api_key", "")
+        if key:
+            self.stdout.write(f"API key: {key}")
+            self.stderr.write("Keep the API key now: it is stored only as a hash and cannot be shown again.")
 
     # -- list ------------------------------------------------------------
 
@@ -127,16 +137,27 @@ class Command(OperatorCommand):
 
     # -- set -------------------------------------------------------------
 
-    def handle_set(self, *, connection: str, values: list[str], **_: Any) -> None:
+    def handle_set(self, *, connection: str, values: list[str], regenerate_key: bool, **_: Any) -> None:
+        if not values and not regenerate_key:
+            raise usage_error("Give at least one --set KEY=VALUE, or --regenerate-key.")
         found = find_connection(connection)
+        if regenerate_key and not connection_kind_has_api_key(kind=found.kind):
+            raise usage_error(f"{found.name} ({found.kind_label}) does not receive files, so it has no API key.")
         parsed = parse_set_values(values)
-        try:
-            typed = settings_from_key_values(kind=found.kind, values=parsed)
-            connection_update(connection=found, **typed.as_kwargs())
-        except ValidationError as exc:
-            raise usage_error(validation_message(exc)) from None
-        # Name the keys only: a value may be a secret.
-        self.stdout.write(f"Updated {found.name}: {', '.join(sorted(parsed))}.")
+        if parsed:
+            try:
+                typed = settings_from_key_values(kind=found.kind, values=parsed)
+                connection_update(connection=found, **typed.as_kwargs())
+            except ValidationError as exc:
+                raise usage_error(validation_message(exc)) from None
+            # Name the keys only: a value may be a secret.
+            self.stdout.write(f"Updated {found.name}: {', '.join(sorted(parsed))}.")
+        if regenerate_key:
+            key = connection_api_key_regenerate(connection=found)
+            self.stdout.write(f"API key: {key}")
+            self.stderr.write(
+                f"The old API key of {found.name} no longer works. Keep this one: it cannot be shown again."
+            )
 
 
 def connection_as_json(connection: Connection) -> dict[str, Any]:
