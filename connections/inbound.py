@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 64 * 1024
 #: The content types of an XML file (parameters such as charset apart).
 XML_CONTENT_TYPES = frozenset({"application/xml", "text/xml"})
+#: The content type of a CSV file, which a connector may take as an employee file.
+CSV_CONTENT_TYPE = "text/csv"
 #: The extension a stored file gets, by its content type.
 _EXTENSIONS = {"application/xml": ".xml", "text/xml": ".xml", "text/csv": ".csv", "application/json": ".json"}
 _WHITESPACE = b" \t\r\n"

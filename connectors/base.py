@@ -697,6 +697,11 @@ class Uploadable:
         ``message`` says why and whose ``problems`` (each with ``line``,
         ``employee_id``, ``message``) say where; a bad record is a record
         with ``problems``, as from ``fetch_employees``.
+
+    ``upload_contacts -> tuple[str, ...]``
+        The email addresses told about each real file that ends as
+        ``error``, ``blocked`` or ``complete_with_errors`` (one email per
+        file, after commit). None by default.
     """
 
     upload_kinds: ClassVar[tuple[str, ...]] = ("employee",)
@@ -704,6 +709,10 @@ class Uploadable:
     @property
     def max_upload_bytes(self) -> int:
         raise NotImplementedError
+
+    @property
+    def upload_contacts(self) -> tuple[str, ...]:
+        return ()
 
     def parse_upload(self, inbound_file: Any) -> Iterator[RemoteEmployee]:
         raise NotImplementedError

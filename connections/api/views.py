@@ -21,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 from connections.api.auth import basic_auth_credentials, connection_for_api_key
 from connections.api.keys import API_KEY_USERNAME
 from connections.inbound import (
+    CSV_CONTENT_TYPE,
     XML_CONTENT_TYPES,
     InboundRefused,
     content_type_base,
@@ -46,6 +47,8 @@ MULTIPART_OVERHEAD = 64 * 1024
 FILE_FIELD = "file"
 #: Part types a client sends for a file it did not label (curl -F file=@staff).
 _UNLABELLED = frozenset({"", "application/octet-stream"})
+#: Part types a browser or client gives a file named *.csv (Windows says Excel).
+_CSV_PART_TYPES = frozenset({*_UNLABELLED, CSV_CONTENT_TYPE, "application/csv", "application/vnd.ms-excel"})
 _KIND_WORDS = {InboundFile.Kind.EMPLOYEE: "employee files", InboundFile.Kind.POSITION: "position files"}
 
 
@@ -189,16 +192,31 @@ def upload(request: HttpRequest, *, kind: str) -> HttpResponse:
     return response
 
 
+def _type_refusal(content_type: str, *, kind: str) -> InboundRefused | None:
+    """Why a file of ``content_type`` is refused for ``kind``, or None: XML
+    for both kinds, CSV for employee files only."""
+    if content_type in XML_CONTENT_TYPES or (content_type == CSV_CONTENT_TYPE and kind == InboundFile.Kind.EMPLOYEE):
+        return None
+    if content_type == CSV_CONTENT_TYPE:
+        return InboundRefused(
+            "A position file is XML (Content-Type: application/xml): only an employee file can be sent as CSV.",
+            status=415,
+        )
+    formats = "an XML body (Content-Type: application/xml)"
+    if kind == InboundFile.Kind.EMPLOYEE:
+        formats += " or a CSV body (Content-Type: text/csv)"
+    return InboundRefused(
+        f"Send the file as {formats}, or as the multipart form field '{FILE_FIELD}'"
+        + (f", not {content_type[:80]}." if content_type else "; the request has no Content-Type."),
+        status=415,
+    )
+
+
 def _receive(request: HttpRequest, *, connection: Connection, kind: str, max_bytes: int) -> InboundFile:
     content_type = content_type_base(request.META.get("CONTENT_TYPE", ""))
     multipart = content_type == "multipart/form-data"
-    if not multipart and content_type not in XML_CONTENT_TYPES:
-        raise InboundRefused(
-            "Send the file as an XML body (Content-Type: application/xml) or as the multipart "
-            f"form field '{FILE_FIELD}'"
-            + (f", not {content_type[:80]}." if content_type else "; the request has no Content-Type."),
-            status=415,
-        )
+    if not multipart and (refusal := _type_refusal(content_type, kind=kind)) is not None:
+        raise refusal
     length = _content_length(request)
     if length is not None and length > max_bytes + (MULTIPART_OVERHEAD if multipart else 0):
         raise InboundRefused("over the limit", status=413)
@@ -241,10 +259,12 @@ def _receive_multipart(request: HttpRequest, *, length: int | None, **common: An
     if uploaded is None:
         raise InboundRefused(f"Send the file in the multipart form field '{FILE_FIELD}'.", status=400)
     part_type = content_type_base(uploaded.content_type or "")
-    if part_type in _UNLABELLED:
+    if part_type in _CSV_PART_TYPES and (uploaded.name or "").lower().endswith(".csv"):
+        part_type = CSV_CONTENT_TYPE
+    elif part_type in _UNLABELLED:
         part_type = "application/xml"  # the bytes are checked for XML all the same
-    if part_type not in XML_CONTENT_TYPES:
-        raise InboundRefused(f"Send an XML file (application/xml), not {part_type[:80]}.", status=415)
+    if (refusal := _type_refusal(part_type, kind=common["kind"])) is not None:
+        raise refusal
     with uploaded:
         return inbound_file_receive(
             stream=uploaded, content_type=part_type, original_name=uploaded.name or "", **common

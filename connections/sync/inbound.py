@@ -40,13 +40,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import kombu.exceptions
+from django.conf import settings as django_settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from connections.models import Connection, InboundFile, SyncRun, SyncRunChange
 from connections.reports import sync_run_changes_at
 from connections.runs import ConnectionDisabled, SyncAlreadyRunning, sync_run_start
+from connections.services import connection_connector
 from connections.sync.changes import Action, SyncPlan
 from connections.sync.planner import PlanSettings
 from connections.sync.state import DirectoryState
@@ -243,6 +248,7 @@ def inbound_file_process(*, inbound_file_id: int) -> InboundFile:
             inbound_file.error = f"{exc} The file was not processed: upload it again once the connection is enabled."
             inbound_file.finished_at = timezone.now()
             inbound_file.save(update_fields=["status", "error", "finished_at"])
+            _contacts_tell_after_commit(inbound_file)
             return inbound_file
         SyncRun.objects.filter(pk=run.pk).update(inbound_file=inbound_file)
         inbound_file.status = Status.PROCESSING
@@ -282,6 +288,7 @@ def inbound_file_settle(*, inbound_file_id: int) -> None:
         if status != Status.BLOCKED:
             inbound_file.finished_at = run.finished_at or timezone.now()
         inbound_file.save(update_fields=["status", "counts", "error", "results", "finished_at"])
+        _contacts_tell_after_commit(inbound_file)
 
 
 def inbound_files_settle(*, connection_id: int) -> None:
@@ -294,6 +301,130 @@ def inbound_files_settle(*, connection_id: int) -> None:
     ).values_list("pk", flat=True)
     for pk in list(ended):
         inbound_file_settle(inbound_file_id=pk)
+
+
+# -- telling the contacts -------------------------------------------------------------
+
+#: The outcomes a connection's upload contacts hear of, as a sentence ends.
+_TOLD = {
+    Status.ERROR: "failed",
+    Status.BLOCKED: "was blocked",
+    Status.COMPLETE_WITH_ERRORS: "was processed with errors",
+}
+#: Problems listed in an email; the error file on the Uploads tab has them all.
+MAIL_PROBLEMS = 20
+#: The counts an email names, in this order, in the admin's words.
+_MAIL_COUNTS = (
+    ("created", "created"),
+    ("linked", "linked"),
+    ("updated", "updated"),
+    ("deactivated", "deactivated"),
+    ("reactivated", "reactivated"),
+    ("unchanged", "unchanged"),
+    ("errors", "with errors"),
+    ("conflicts", "waiting to be resolved"),
+    ("positions", "positions in the file"),
+)
+
+
+def _contacts_tell_after_commit(inbound_file: InboundFile) -> None:
+    """Once the file's outcome is committed, tell its connection's contacts,
+    if it is a real file and an outcome they hear of."""
+    if inbound_file.dry_run or inbound_file.status not in _TOLD:
+        return
+    inbound_file_id = inbound_file.pk
+    # Robust: a mail problem must not keep the next file from being dispatched.
+    transaction.on_commit(lambda: inbound_file_tell_contacts(inbound_file_id=inbound_file_id), robust=True)
+
+
+def inbound_file_tell_contacts(*, inbound_file_id: int) -> bool:
+    """Email the contacts of the file's connection (``Uploadable.upload_contacts``)
+    that a real file ended as error, blocked or complete with errors: what
+    happened, its counts, its first problems, what to do next and the link to
+    the Uploads tab. Never the file's contents beyond its problem lines, never
+    a key. Returns whether an email was sent. Never raises: the file's
+    outcome is already saved, and a mail server that is down must not change
+    it (the failure is logged)."""
+    try:
+        inbound_file = InboundFile.objects.select_related("connection").get(pk=inbound_file_id)
+        if inbound_file.dry_run or inbound_file.status not in _TOLD:
+            return False
+        connector = connection_connector(connection=inbound_file.connection)
+        contacts = list(connector.upload_contacts) if isinstance(connector, Uploadable) else []
+        if not contacts:
+            return False
+        subject, body = _contacts_email(inbound_file)
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=contacts)
+    except Exception:  # noqa: BLE001 - the mail server's, the settings', anything: the file stays as it ended
+        logger.warning(
+            "The contacts of Upload #%s could not be emailed; its status on the Uploads tab is right.",
+            inbound_file_id,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def _contacts_email(inbound_file: InboundFile) -> tuple[str, str]:
+    """The subject and body of the email about ``inbound_file``."""
+    connection = inbound_file.connection
+    status = inbound_file.status
+    kind = inbound_file.get_kind_display().lower()
+    outcome = _TOLD[status]
+    base_url = django_settings.HRSYNC_BASE_URL
+    uploads_link = f"{base_url}{reverse('connections:uploads', kwargs={'pk': connection.pk})}"
+    results = list(inbound_file.results or [])
+    counts = inbound_file.counts or {}
+    named = [
+        f"{counts[key]} {words}" for key, words in _MAIL_COUNTS if isinstance(counts.get(key), int) and counts[key]
+    ]
+    if status == Status.COMPLETE_WITH_ERRORS:
+        happened = (
+            f"The file was synced, except {len(results)} record{'s' if len(results) != 1 else ''} "
+            "with problems, left out of the sync."
+        )
+        next_step = (
+            "Fix the records listed above in the file (or in the HR system it comes from) and upload it again; "
+            "the records without problems need nothing more."
+        )
+    elif status == Status.BLOCKED:
+        happened = inbound_file.error or "The safeguard stopped the run before it changed anything."
+        run_link = (
+            f"{base_url}{reverse('connections:run', kwargs={'pk': connection.pk, 'run_id': inbound_file.run_id})}"
+            if inbound_file.run_id
+            else f"{base_url}{reverse('connections:runs', kwargs={'pk': connection.pk})}"
+        )
+        run_name = f"Sync #{inbound_file.run_id}" if inbound_file.run_id else "the blocked run"
+        next_step = (
+            f"Nothing has changed yet. Review {run_name} on the Runs tab and approve it if the changes are "
+            f"right, or reject it: {run_link}\n"
+            "Employee ids that lost their leading zeros (the file was opened in Excel) are the usual cause: "
+            "then reject the run, fix the file and upload it again."
+        )
+    else:
+        happened = inbound_file.error or "The file could not be processed."
+        next_step = (
+            "Nothing was changed. Fix the problems listed above in the file and upload it again."
+            if results
+            else "Nothing was changed. Once the cause above is dealt with, upload the file again."
+        )
+    context = {
+        "connection": connection,
+        "upload": inbound_file,
+        "kind": kind,
+        "outcome": outcome,
+        "received": timezone.localtime(inbound_file.received_at).strftime("%d %b %Y, %H:%M"),
+        "happened": happened,
+        "counts_title": "What the run would change" if status == Status.BLOCKED else "Counts",
+        "counts": ", ".join(named),
+        "problems": results[:MAIL_PROBLEMS],
+        "problem_count": len(results),
+        "more": max(len(results) - MAIL_PROBLEMS, 0),
+        "next_step": next_step,
+        "uploads_link": uploads_link,
+    }
+    subject = f"hrsync: {kind} #{inbound_file.pk} for {connection.name} {outcome}"
+    return subject, render_to_string("connections/upload_email.txt", context)
 
 
 def _line(position: str) -> int | None:

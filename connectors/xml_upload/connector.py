@@ -74,19 +74,40 @@ class XmlUploadConnector(Connector, Uploadable):
     def max_upload_bytes(self) -> int:
         return self.settings.max_upload_bytes
 
+    @property
+    def upload_contacts(self) -> tuple[str, ...]:
+        """The ``contacts`` setting: who hears of failed, blocked and partly failed files."""
+        return self.settings.contacts
+
     def parse_upload(self, inbound_file: Any) -> Iterator[RemoteEmployee]:
         """The records of a stored file; ``parsing`` raises ``UploadRejected``
         for a file refused as a whole (nothing of it is used).
 
-        An employee file: its employees. A position file: one record per
-        position, in file order: ``remote_id`` its holder's employee id (""
-        when vacant), ``job_title`` its title, ``manager_remote_id`` the
-        holder of the nearest filled position above it, and the position's
-        id in ``raw["position_id"]``.
+        An employee file: its employees, from XML or, stored as text/csv,
+        from CSV (``csv_upload``, with the connection's CSV columns). A
+        position file: one record per position, in file order: ``remote_id``
+        its holder's employee id ("" when vacant), ``job_title`` its title,
+        ``manager_remote_id`` the holder of the nearest filled position above
+        it, and the position's id in ``raw["position_id"]``.
         """
+        from connections.inbound import CSV_CONTENT_TYPE
         from connectors.xml_upload import parsing  # loads lxml: only runs that read a file need it
 
         path = inbound_file.content.path
+        if getattr(inbound_file, "content_type", "") == CSV_CONTENT_TYPE:
+            from connectors.xml_upload import csv_upload
+
+            if inbound_file.kind == "position":
+                message = "A position file is XML; only an employee file can be sent as CSV."
+                raise parsing.UploadRejected(message, [parsing.UploadProblem(None, "", message)])
+            settings = self.settings
+            yield from csv_upload.csv_employee_file_read(
+                path,
+                columns=settings.csv_columns,
+                delimiter=settings.csv_delimiter,
+                location_element=settings.location_element,
+            )
+            return
         if inbound_file.kind != "position":
             yield from parsing.employee_file_read(path, location_element=self.settings.location_element)
             return

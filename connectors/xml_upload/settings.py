@@ -5,13 +5,15 @@ sentence for the admin."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from connectors.base import ConnectorError, ConnectorSettings
+from connectors.csv_file import columns as column_rules
+from connectors.csv_file.settings import DELIMITER_CHOICES, normalise_delimiter
 
 #: The employee file's element that names a person's location, mapped to
 #: depots on the Depots tab: element → how the admin reads it.
@@ -30,6 +32,16 @@ MEGABYTE = 1024 * 1024
 
 #: More people than this told about every failed file is a mailing list's job.
 MAX_CONTACTS = 20
+
+#: A CSV employee file (``csv_upload``): its separator, as the CSV file
+#: connection names them ("auto" detects it).
+DEFAULT_CSV_DELIMITER = ","
+CSV_DELIMITER_CHOICES = DELIMITER_CHOICES
+#: The field of a CSV employee file's unique key: the employee id, as in the XML file.
+CSV_KEY_TARGET = "employee_reference"
+#: What a CSV employee file may fill: what the XML file fills (job titles
+#: and managers come from the position file, and everyone in it is active).
+CSV_TARGETS = ("first_name", "last_name", "email", "employee_reference", "hire_date", "location")
 
 
 def normalise_location_element(value: Any) -> str:
@@ -73,6 +85,31 @@ def normalise_max_upload_mb(value: Any) -> int:
     return number
 
 
+def normalise_csv_delimiter(value: Any) -> str:
+    """",", ";", "|", "tab" or "auto"; "," when blank."""
+    if value in (None, ""):
+        return DEFAULT_CSV_DELIMITER
+    return normalise_delimiter(value)
+
+
+def normalise_csv_columns(value: Any) -> dict[str, str]:
+    """A JSON object {CSV header: field}; {} means the headers are the XML
+    element names. An explicit mapping maps a column to the employee id."""
+    columns = column_rules.normalise_columns(value)
+    if not columns:
+        return {}
+    for column, target in columns.items():
+        if target not in CSV_TARGETS and not target.startswith(column_rules.CUSTOM_PREFIX):
+            raise ValueError(
+                f"'{column[:60]}' is mapped to {target}, which an employee file does not fill. Map columns to "
+                f"{', '.join(CSV_TARGETS)} or custom.<key>: job titles and managers come from the position "
+                "file, and everyone in the file is active."
+            )
+    if CSV_KEY_TARGET not in columns.values():
+        raise ValueError(f"Map the column holding the employee id to {CSV_KEY_TARGET}: it is each person's unique key.")
+    return columns
+
+
 @dataclass(frozen=True, slots=True)
 class XmlUploadSettings(ConnectorSettings):
     """Which element names the location, who hears of failed files, and the
@@ -81,6 +118,9 @@ class XmlUploadSettings(ConnectorSettings):
     location_element: str = DEFAULT_LOCATION_ELEMENT
     contacts: tuple[str, ...] = ()
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+    #: A CSV employee file's {header: field}; {} when its headers are the XML element names.
+    csv_columns: Mapping[str, str] = field(default_factory=dict)
+    csv_delimiter: str = DEFAULT_CSV_DELIMITER
 
     @property
     def max_upload_bytes(self) -> int:
@@ -93,6 +133,8 @@ class XmlUploadSettings(ConnectorSettings):
             ("location_element", normalise_location_element, "location element"),
             ("contacts", normalise_contacts, "contacts"),
             ("max_upload_mb", normalise_max_upload_mb, "largest file"),
+            ("csv_columns", normalise_csv_columns, "CSV columns"),
+            ("csv_delimiter", normalise_csv_delimiter, "CSV field separator"),
         ):
             try:
                 values[name] = normalise(config.get(name))

@@ -51,7 +51,10 @@ def test_the_form_normalises_the_contacts_and_keeps_each_address_once():
     form = XmlUploadConfigForm(data={"contacts": " it@example.com;hr@example.com , IT@example.com ,", "max_upload_mb": ""})
 
     assert form.is_valid(), form.errors
-    assert form.cleaned_data == {"location_element": "department", "contacts": "it@example.com, hr@example.com", "max_upload_mb": 50}
+    assert form.cleaned_data == {
+        "location_element": "department", "contacts": "it@example.com, hr@example.com", "max_upload_mb": 50,
+        "csv_columns": {}, "csv_delimiter": ",",
+    }
     assert connector(**form.cleaned_data).settings.contacts == ("it@example.com", "hr@example.com")
 
 
