@@ -618,7 +618,8 @@ def _file_records(connector: Uploadable, inbound_file: InboundFile) -> Iterator[
         ]
         InboundFile.objects.filter(pk=inbound_file.pk).update(results=results)
         message = getattr(exc, "message", "") or str(exc)
-        raise ConnectorError(f"{upload_title(inbound_file)} was rejected as a whole: {message}") from exc
+        # The run's error adds that nothing was changed.
+        raise ConnectorError(f"{upload_title(inbound_file)}: {message}") from exc
 
 
 def _position_records(

@@ -73,7 +73,7 @@ def _simple(name: str) -> str:
 
 def _header_problem(table: CsvTable, message: str) -> UploadRejected:
     return UploadRejected(
-        f"The CSV employee file was refused, and nothing changed. {message}",
+        f"The CSV employee file was refused. {message}",
         [UploadProblem(line=table.header_line or None, employee_id="", message=message)],
     )
 
@@ -113,7 +113,7 @@ def _rejected(exc: ConnectorError, *, header_line: int | None) -> UploadRejected
         )
     line = _LINE.search(message)
     return UploadRejected(
-        f"The CSV employee file was refused, and nothing changed. {message}",
+        f"The CSV employee file was refused. {message}",
         [UploadProblem(line=int(line.group(1)) if line else header_line, employee_id="", message=message)],
     )
 

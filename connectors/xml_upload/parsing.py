@@ -398,7 +398,7 @@ class _Reader:
     def refuse(self, line: int | None, message: str) -> UploadRejected:
         """The file refused at once, for a reason that makes reading on pointless or unsafe."""
         self.add(line, message)
-        return UploadRejected(f"The {self.what} was refused, and nothing changed. {message}", self.problems)
+        return UploadRejected(f"The {self.what} was refused. {message}", self.problems)
 
     def finish(self) -> None:
         """Raise UploadRejected when any problem was found."""
@@ -407,14 +407,14 @@ class _Reader:
         first = self.problems[0]
         if self.problem_count == 1:
             where = f"Line {first.line}: " if first.line else ""
-            summary = f"The {self.what} was refused, and nothing changed. {where}{first.message}"
+            summary = f"The {self.what} was refused. {where}{first.message}"
         else:
             listed = (
                 f" (the first {len(self.problems):,} are listed)" if self.problem_count > len(self.problems) else ""
             )
             where = f", on line {first.line}" if first.line else ""
             summary = (
-                f"The {self.what} was refused, and nothing changed: {self.problem_count:,} problems{listed}. "
+                f"The {self.what} was refused: {self.problem_count:,} problems{listed}. "
                 f"The first{where}: {first.message}"
             )
         raise UploadRejected(summary, self.problems)

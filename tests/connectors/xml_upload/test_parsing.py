@@ -189,7 +189,7 @@ def test_an_employee_file_breaking_the_schema_is_refused_with_the_line_and_the_r
     [problem] = error.problems
     assert (problem.line, problem.employee_id) == (line, employee_id)
     assert words in problem.message
-    assert error.message.startswith("The employee file was refused, and nothing changed.")
+    assert error.message.startswith("The employee file was refused.")
     assert words in error.message
 
 
