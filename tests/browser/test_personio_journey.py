@@ -1,4 +1,4 @@
-"""A Personio connection in a real browser (issue 13, "Done when").
+"""A Personio connection in a real browser: created, its include list, a dry run and its Absences tab.
 
 Sign in → New connection → Personio, new people waiting → Save and test →
 green bar; Sync Employees (Dry Run) → every record skipped, "waiting to be
