@@ -91,7 +91,7 @@ def task_sync(args: argparse.Namespace) -> dict[str, Any]:
     """One sync of the stand-in through the real connector, planner and applier."""
     from django.db import connection as db
 
-    from bench.probe import QueryCounter, peak_rss_mb
+    from bench.probe import QueryCounter, run_measures
     from connections import runs
     from connections.sync import runner
 
@@ -109,21 +109,9 @@ def task_sync(args: argparse.Namespace) -> dict[str, Any]:
     with db.execute_wrapper(counter):
         run = runs.sync_run_start(connection=connection, dry_run=args.dry_run, enqueue=False)
         run = runner.sync_run_execute(run_id=run.pk)
-    seconds = time.perf_counter() - started
-    return {
-        "seconds": seconds,
-        "status": run.status,
-        "error": run.error,
-        "counts": run.counts,
-        "queries": sum(counter.by_phase.values()),
-        "plan_queries": counter.by_phase["plan"],
-        "apply_queries": counter.by_phase["apply"],
-        "read_seconds": counter.seconds["read"],
-        "plan_seconds": counter.seconds["plan"],
-        "apply_seconds": counter.seconds["apply"],
-        "finish_seconds": counter.seconds["finish"],
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    return run_measures(
+        counter, run, seconds=time.perf_counter() - started, timed=("read", "plan", "apply", "finish")
+    )
 
 
 def task_setup(args: argparse.Namespace) -> dict[str, Any]:

@@ -55,6 +55,24 @@ class QueryCounter:
         return wrapped
 
 
+def run_measures(
+    counter: QueryCounter, run: Any, *, seconds: float, timed: tuple[str, ...] = ("plan", "apply", "finish")
+) -> dict[str, Any]:
+    """What every scenario reports of one run it timed: its outcome, the
+    statements by phase, the seconds of the ``timed`` phases, peak memory."""
+    return {
+        "seconds": seconds,
+        "status": run.status if run else "",
+        "error": run.error if run else "",
+        "counts": run.counts if run else {},
+        "queries": sum(counter.by_phase.values()),
+        "plan_queries": counter.by_phase["plan"],
+        "apply_queries": counter.by_phase["apply"],
+        **{f"{phase}_seconds": counter.seconds[phase] for phase in timed},
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def peak_rss_mb() -> float:
     """This process's own peak resident memory, in MB.
 
@@ -110,20 +128,7 @@ def task_sync(args: argparse.Namespace) -> dict[str, Any]:
         else:
             run = runs.sync_run_start(connection=connection, dry_run=args.dry_run, enqueue=False)
         run = runner.sync_run_execute(run_id=run.pk)
-    seconds = time.perf_counter() - started
-    return {
-        "seconds": seconds,
-        "status": run.status,
-        "error": run.error,
-        "counts": run.counts,
-        "queries": sum(counter.by_phase.values()),
-        "plan_queries": counter.by_phase["plan"],
-        "apply_queries": counter.by_phase["apply"],
-        "plan_seconds": counter.seconds["plan"],
-        "apply_seconds": counter.seconds["apply"],
-        "finish_seconds": counter.seconds["finish"],
-        "peak_rss_mb": peak_rss_mb(),
-    }
+    return run_measures(counter, run, seconds=time.perf_counter() - started)
 
 
 def task_setup(args: argparse.Namespace) -> dict[str, Any]:

@@ -171,7 +171,7 @@ def task_upload(args: argparse.Namespace) -> dict[str, Any]:
     then process in this process, through the real parser, planner and applier."""
     from django.db import connection as db
 
-    from bench.probe import QueryCounter, peak_rss_mb
+    from bench.probe import QueryCounter, run_measures
     from connections.inbound import inbound_file_receive
     from connections.models import Connection
     from connections.services import connection_connector
@@ -208,28 +208,17 @@ def task_upload(args: argparse.Namespace) -> dict[str, Any]:
         processed_at = time.perf_counter()
         upload = inbound.inbound_file_process(inbound_file_id=stored.pk)
     ended = time.perf_counter()
-    run = upload.run
     return {
-        "seconds": ended - started,
+        **run_measures(
+            counter, upload.run, seconds=ended - started,
+            timed=("parse", "read", "plan", "apply", "finish", "settle"),
+        ),
         "store_seconds": processed_at - started,
         "process_seconds": ended - processed_at,
         "file_status": upload.status,
         "file_error": upload.error,
         "size": upload.size,
-        "status": run.status if run else "",
-        "error": run.error if run else "",
-        "counts": run.counts if run else {},
-        "queries": sum(counter.by_phase.values()),
         "store_queries": counter.by_phase["store"],
-        "plan_queries": counter.by_phase["plan"],
-        "apply_queries": counter.by_phase["apply"],
-        "parse_seconds": counter.seconds["parse"],
-        "read_seconds": counter.seconds["read"],
-        "plan_seconds": counter.seconds["plan"],
-        "apply_seconds": counter.seconds["apply"],
-        "finish_seconds": counter.seconds["finish"],
-        "settle_seconds": counter.seconds["settle"],
-        "peak_rss_mb": peak_rss_mb(),
     }
 
 
