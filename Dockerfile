@@ -37,4 +37,4 @@ RUN pip install --no-deps -e . \
 
 USER hrsync
 EXPOSE 8000
-CMD ["gunicorn", "hrsync.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+CMD ["gunicorn", "hrsync.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--logger-class", "hrsync.gunicorn_logger.Logger"]

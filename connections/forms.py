@@ -610,6 +610,7 @@ SYNC_ACTIONS: dict[str, tuple[str, str, bool]] = {
     "employees_dry_run": ("Sync Employees (Dry Run)", SyncRun.Scope.EMPLOYEES, True),
     "employees": ("Sync Employees", SyncRun.Scope.EMPLOYEES, False),
     "absences": ("Sync Absences", SyncRun.Scope.ABSENCES, False),
+    "training": ("Sync Training", SyncRun.Scope.TRAINING, False),
 }
 
 

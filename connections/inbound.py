@@ -75,12 +75,13 @@ def inbound_file_receive(
     user: Any = None,
     dry_run: bool = False,
     dispatch: bool = True,
+    method: str = "",
 ) -> InboundFile:
     """Store the data read from ``stream`` (a file object, read in chunks,
     or an iterable of byte chunks) as a new ``InboundFile`` of ``kind``, and
     dispatch the connection's waiting files once it is committed
     (``dispatch``; off for a caller that processes the file itself, such as
-    ``manage.py upload``).
+    ``manage.py upload``). ``method``: a webhook's HTTP method.
 
     Raises InboundRefused: 413 as soon as more than ``max_bytes`` has been
     read (the rest is never read), 400 for an empty body or, for an XML
@@ -119,6 +120,7 @@ def inbound_file_receive(
             received_from=str(received_from)[:200],
             uploaded_by=user,
             dry_run=dry_run,
+            method=str(method or "")[:10],
         )
         name = f"{kind}-{connection.pk}-{secrets.token_hex(8)}{_EXTENSIONS.get(base_type, '.bin')}"
         with transaction.atomic():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -16,6 +17,11 @@ class Connection(models.Model):
 
     kind = models.CharField(max_length=50, choices=kind_choices, validators=[validate_kind])
     name = models.CharField(max_length=200, unique=True)
+    #: The connection's name in addresses other systems call (webhooks):
+    #: unlike the primary key, it says nothing of how many connections exist.
+    #: Every row has one (the migration gave existing rows theirs); nullable
+    #: only so that rows written by older migrations' models can be saved.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, null=True, editable=False)
     config = models.JSONField(default=dict, blank=True, help_text="Connector settings (not secret).")
     secrets = EncryptedJSONField(blank=True, default=dict, editable=False)
     enabled = models.BooleanField(default=True)
@@ -71,6 +77,7 @@ class SyncRun(models.Model):
         EMPLOYEES = "employees", "Employees"
         LOCATIONS = "locations", "Locations"
         ABSENCES = "absences", "Absences"
+        TRAINING = "training", "Training"
         ALL = "all", "All data"
 
     class Trigger(models.TextChoices):
@@ -284,6 +291,9 @@ class InboundFile(models.Model):
     content_type = models.CharField(max_length=100, blank=True)
     size = models.PositiveBigIntegerField(default=0)
     original_name = models.CharField(max_length=255, blank=True)
+    #: The HTTP method a webhook was delivered with (the source's method
+    #: follows its event: a DELETE says the record was deleted); "" for files.
+    method = models.CharField(max_length=10, blank=True)
     #: Who sent it, in words: "API (203.0.113.7)", "web upload", "command line".
     received_from = models.CharField(max_length=200, blank=True)
     uploaded_by = models.ForeignKey(

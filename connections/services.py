@@ -20,6 +20,12 @@ from django.utils.text import Truncator
 
 from connections.api.auth import connection_api_key_assign, connection_kind_has_api_key
 from connections.api.keys import API_KEY_HASH, API_KEY_ID
+from connections.api.webhooks import (
+    WEBHOOK_SECRET,
+    connection_kind_has_webhooks,
+    connection_webhook_secret_assign,
+    connection_webhook_url,
+)
 from connections.models import Connection
 from connectors.base import Check, Connector, ConnectorError
 from connectors.registry import connector_class, validate_kind
@@ -206,10 +212,10 @@ def connection_settings_apply(
         )
         raise ValidationError(errors)
     cleaned = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-    # What hrsync wrote itself, not the form (an API key's id and hash):
-    # saving the settings must not take a connection's key away.
+    # What hrsync wrote itself, not the form (an API key's id and hash, the
+    # webhook secret): saving the settings must not take them away.
     kept_config = {k: v for k, v in connection.config.items() if k == API_KEY_ID}
-    kept_secrets = {k: v for k, v in connection.secrets.items() if k == API_KEY_HASH}
+    kept_secrets = {k: v for k, v in connection.secrets.items() if k in (API_KEY_HASH, WEBHOOK_SECRET)}
     connection.config = {**kept_config, **{k: v for k, v in cleaned.items() if k not in cls.secret_fields}}
     connection.secrets = {**kept_secrets, **{k: v for k, v in cleaned.items() if k in cls.secret_fields}}
 
@@ -249,12 +255,15 @@ def connection_create(
     when the connector has its own) starts as the connector's defaults; the
     arguments are those of ``connection_update``. A connection that receives
     files gets an API key: ``connection.issued_api_key`` on the returned
-    instance only (it is stored as a hash), for the caller to show once."""
+    instance only (it is stored as a hash), for the caller to show once.
+    One that receives webhooks gets a webhook secret, and carries
+    ``issued_webhook_url``, the address to paste into the source."""
     connection = _connection_new(
         kind=kind, name=name, options=options, config=config, secrets=secrets,
         status_map=status_map, field_map=field_map,
     )
     connection.save()
+    _webhook_url_issue(connection)
     return connection
 
 
@@ -271,12 +280,14 @@ def connection_create_tested(
     anyway"). Returns (the saved connection or None, the check). A refused
     first try leaves nothing behind: no row for a connection that never worked.
     Raises ValidationError like ``connection_create``; a saved connection
-    that receives files carries ``issued_api_key`` as there."""
+    that receives files carries ``issued_api_key`` as there, and one that
+    receives webhooks ``issued_webhook_url``."""
     connection = _connection_new(kind=kind, name=name, config=config, secrets=secrets)
     check = _connection_try(connection=connection)
     if not (check.ok or save_failing):
         return None, check
     connection.save()
+    _webhook_url_issue(connection)
     connection_record_health(connection=connection, ok=check.ok, message=check.message)
     return connection, check
 
@@ -294,7 +305,15 @@ def _connection_new(*, kind: str, name: str, **values: Any) -> Connection:
     })
     if connection_kind_has_api_key(kind=kind):
         connection.issued_api_key = connection_api_key_assign(connection=connection)
+    if connection_kind_has_webhooks(kind=kind):
+        connection_webhook_secret_assign(connection=connection)
     return connection
+
+
+def _webhook_url_issue(connection: Connection) -> None:
+    # Once saved: the address names the connection by its uuid.
+    if connection.secrets.get(WEBHOOK_SECRET):
+        connection.issued_webhook_url = connection_webhook_url(connection=connection)
 
 
 def connection_update(

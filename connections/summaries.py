@@ -16,6 +16,7 @@ from django.utils.formats import date_format
 from connections.models import SyncRun
 from connections.reports import sync_run_report_changes
 from connections.sync.absences import ABSENCE_COUNT_KEYS, PUSH_COUNT_KEYS
+from connections.sync.training import TRAINING_COUNT_KEYS
 
 #: The counts every summary carries, zero when the run did not record them.
 SUMMARY_COUNT_KEYS = (
@@ -42,7 +43,11 @@ def sync_run_counts(*, run: SyncRun) -> dict[str, Any]:
     if isinstance(raw.get("locations"), dict):
         counts["locations"] = dict(raw["locations"])
     # The absences stream's, when the run read it, in a fixed order.
-    for stream, keys in (("absences", ABSENCE_COUNT_KEYS.values()), ("pushes", PUSH_COUNT_KEYS.values())):
+    for stream, keys in (
+        ("absences", ABSENCE_COUNT_KEYS.values()),
+        ("pushes", PUSH_COUNT_KEYS.values()),
+        ("training", TRAINING_COUNT_KEYS.values()),
+    ):
         if isinstance(raw.get(stream), dict):
             counts[stream] = {key: int(raw[stream].get(key) or 0) for key in keys}
     return counts
@@ -59,10 +64,13 @@ def sync_run_read_employees(*, run: SyncRun) -> bool:
 
 def sync_run_read_words(*, run: SyncRun) -> str:
     """How the run read its employees, in words: "Delta: changes since 1 Dec
-    2026, 14:05" (local time) or "Full read"; empty for a run that read no
+    2026, 14:05" (local time), "Full read", or for a webhook's run the
+    records it named; empty for a run that read no
     employees (an absences-only run), where neither would be true."""
     if not sync_run_read_employees(run=run):
         return ""
+    if run.trigger == SyncRun.Trigger.WEBHOOK:
+        return "Webhook: only the records it named, read again"
     if not run.delta:
         return "Full read"
     if run.read_since is None:
@@ -150,7 +158,7 @@ def sync_run_summary_lines(*, run: SyncRun) -> list[str]:
         lines.append(read)
     counts = summary["counts"]
     lines.append(", ".join(f"{key} {counts[key]}" for key in SUMMARY_COUNT_KEYS))
-    for stream in ("locations", "absences", "pushes"):
+    for stream in ("locations", "absences", "pushes", "training"):
         if stream in counts:
             lines.append(f"{stream}: " + ", ".join(f"{key} {value}" for key, value in counts[stream].items()))
     if run.error:

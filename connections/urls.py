@@ -1,7 +1,8 @@
 from django.urls import path
 
 from connections.views import connections as views
-from connections.views import absences, runs, uploads
+from connections.views import absences, runs, training, uploads
+from connections.views import webhooks
 from connectors.registry import connector_urlpatterns
 from mappings import views as mapping_views
 
@@ -36,6 +37,10 @@ urlpatterns = [
     ),
     path("<int:pk>/depots/", mapping_views.DepotMappingView.as_view(), name="depots"),
     path("<int:pk>/absences/", absences.AbsenceListView.as_view(), name="absences"),
+    path("<int:pk>/training/", training.TrainingListView.as_view(), name="training"),
+    path(
+        "<int:pk>/training/<int:record_id>/decide/", training.TrainingDecideView.as_view(), name="training_decide"
+    ),
     path("<int:pk>/uploads/", uploads.UploadListView.as_view(), name="uploads"),
     path("<int:pk>/uploads/new/", uploads.UploadNewView.as_view(), name="upload_new"),
     path("<int:pk>/uploads/<int:upload_id>/file/", uploads.UploadFileView.as_view(), name="upload_file"),
@@ -43,6 +48,9 @@ urlpatterns = [
     path("<int:pk>/uploads/<int:upload_id>/cancel/", uploads.UploadCancelView.as_view(), name="upload_cancel"),
     path("<int:pk>/api-key/", uploads.ApiKeyView.as_view(), name="api_key"),
     path("<int:pk>/api-key/regenerate/", uploads.ApiKeyRegenerateView.as_view(), name="api_key_regenerate"),
+    path(
+        "<int:pk>/webhook/regenerate/", webhooks.WebhookSecretRegenerateView.as_view(), name="webhook_regenerate"
+    ),
     # Each connector's own pages: /connections/<pk>/<kind>/…, named connections:<kind>:…
     *connector_urlpatterns(),
 ]

@@ -84,6 +84,70 @@ def iso_date(text: str) -> dt.date | None:
     return None
 
 
+def date_or_problem(text: str, *, label: str, problems: list[str]) -> dt.date | None:
+    """A vendor's date (``text`` as the connector read it) by :func:`iso_date`;
+    when it is not one, None and the rules' sentence about it added to
+    ``problems`` (the record is kept, the field left empty)."""
+    parsed = iso_date(text)
+    if parsed is not None:
+        return parsed
+    # Imported here: connectors load before the apps whose models the rules read.
+    from hrsync.people.rules import date_problem
+
+    problems.append(date_problem(label=label, text=text))
+    return None
+
+
+def int_or_none(value: Any) -> int | None:
+    """A whole number a vendor sent as a number or digits (``"3600"``, ``3600.0``);
+    None for anything else, a yes/no included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def scalar_text(value: Any) -> str:
+    """A single value a vendor sent, as stripped text; "" for none, a yes/no,
+    a list or an object (none of which can be an id or a name)."""
+    return "" if value is None or isinstance(value, dict | list | bool) else str(value).strip()
+
+
+def stored_setting_normalise(
+    *, config: Mapping[str, Any], name: str, normalise: Callable[[Any], Any], vendor: str
+) -> Any:
+    """A stored setting through its normaliser (the form's and the CLI's);
+    a value the normaliser refuses is a permanent ConnectorError naming the
+    setting. ``vendor``: the name the message gives the vendor."""
+    try:
+        return normalise(config.get(name))
+    except ValueError as exc:
+        raise ConnectorError(
+            f"The {vendor} setting {name} in the connection settings is not valid: {exc}",
+            permanent=True,
+        ) from None
+
+
+def stored_flag_normalise(*, config: Mapping[str, Any], name: str, default: bool, vendor: str) -> bool:
+    """A stored yes/no setting; ``default`` when it is not there. Anything
+    but true or false is a permanent ConnectorError naming the setting."""
+    value = config.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    # The form stores true or false; anything else was written by hand.
+    raise ConnectorError(
+        f"The {vendor} setting {name} in the connection settings is not yes or no. Save the Settings tab again.",
+        permanent=True,
+    )
+
+
 class ConnectorError(Exception):
     """A failure an admin can act on.
 
@@ -151,6 +215,11 @@ class RemoteEmployee:
     access_ends_on: dt.date | None = None
     manager_remote_id: str = ""
     custom: dict[str, Any] = field(default_factory=dict)
+    #: Our id of the person, as the source keeps it (accessplanit's
+    #: ``ExternalID``, which hrsync writes when it creates the user): a
+    #: record carrying one that names a person not linked to another record
+    #: of the connection is that person.
+    person_ref: str = ""
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     problems: list[str] = field(default_factory=list)
     # Where the record came from, for messages ("line 12", "page 3").
@@ -204,6 +273,53 @@ class RemoteAbsence:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     problems: list[str] = field(default_factory=list)
     source_position: str = ""
+
+
+@dataclass(slots=True)
+class RemoteTrainingRecord:
+    """One training record of a person (the ``training`` stream): a booking
+    on a course (``kind`` "booking") or an award they hold or are targeted
+    for ("award"), as the source describes it.
+
+    ``remote_id`` is unique per connection (a booking's own id; an award's
+    ``"<user id>~<award id>"`` when the vendor gives it no id of its own).
+    ``status`` is spelled as the vendor spells it. ``start_date`` is a
+    course's first day or an award's target date. ``updated_at`` is when the
+    source last changed it (aware, or None when not given).
+    """
+
+    remote_id: str
+    employee_remote_id: str
+    kind: str
+    label: str = ""
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    status: str = ""
+    updated_at: dt.datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    problems: list[str] = field(default_factory=list)
+    source_position: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTarget:
+    """One record a webhook delivery says has changed: which stream it is
+    in, its id at the source, and whether the delivery says it was deleted
+    (a DELETE). The record is re-read through the API, never taken from the
+    delivery."""
+
+    stream: str
+    remote_id: str
+    deleted: bool = False
+
+
+class WebhookRefused(Exception):
+    """A webhook delivery that cannot be taken (unknown module, malformed
+    body): answered 400 with ``message``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -656,16 +772,115 @@ class Pushable:
     """Ability: the run writes back to the source after its local commit
     (DESIGN §1, pushes).
 
-    Hook:
+    Hooks:
+
+    ``push_fields -> frozenset[str]``
+        The person fields (``RemoteEmployee.PERSON_FIELDS`` names, and
+        "depot") this connection sends to the source rather than reads from
+        it (the connection's per-field ownership: hrsync wins). A field is
+        pushed or pulled, never both: ``provides`` must not list these.
+        Empty (the default) when the connection sends no person details.
+
+    ``push_problem(change: PushChange) -> str``
+        Why the source would refuse ``change`` for sure ("Forenames is 51
+        characters; accessplanit takes at most 50"), or "": checked while
+        planning, so a dry run lists it as that person's error and no
+        request is ever sent for it.
 
     ``push(changes: Sequence[PushChange]) -> Iterator[PushResult]``
         Send each change, one at a time, and yield one result per change,
         by its ``key``. A record the vendor refuses is a "rejected" result
         with the vendor's message, never an exception; raise nothing for a
-        single record's failure ("failed"). A push must be safe to repeat.
+        single record's failure ("failed"). A push must be safe to repeat:
+        a person's "create" first looks for the record already carrying
+        our person id, and answers "sent" with its id if it is there.
+
+    Person pushes (stream "employees"): ``values`` hold person field names
+    with JSON values; a "create" also holds ``person_ref`` (our person id,
+    as ``RemoteEmployee.person_ref`` reads it back) and ``location_id`` (the
+    source's location for the person's depot, through the depot mappings);
+    an "update" holds only the fields that changed, and its ``remote_id``.
     """
 
+    @property
+    def push_fields(self) -> frozenset[str]:
+        return frozenset()
+
+    def push_problem(self, change: PushChange) -> str:
+        return ""
+
     def push(self, changes: Sequence[PushChange]) -> Iterator[PushResult]:
+        raise NotImplementedError
+
+
+class TrainingReadable:
+    """Ability: the source keeps people's training records (the
+    ``training`` stream: ``people.TrainingRecord``), and course requests an
+    admin decides in hrsync.
+
+    Hooks:
+
+    ``fetch_training() -> Iterator[RemoteTrainingRecord]``
+        Every training record: a full read, so a record missing from it was
+        removed at the source. Raise ConnectorError if the read fails part
+        way.
+
+    ``fetch_training_changed(since: datetime) -> Iterator[RemoteTrainingRecord]``
+        Only those created or changed at or after ``since`` (a delta run):
+        a partial read, which removes nothing.
+
+    ``course_request_pending(record: RemoteTrainingRecord) -> bool``
+        Whether the record is a course request waiting for a decision (a
+        provisional booking on a course that has not started).
+
+    ``course_request_decide(remote_id: str, *, approve: bool) -> str``
+        Approve or reject the request at the source; returns the record's
+        new status, as the vendor spells it. Raise ConnectorError (its
+        message says why) when the source refuses or cannot be reached.
+    """
+
+    def fetch_training(self) -> Iterator[RemoteTrainingRecord]:
+        raise NotImplementedError
+
+    def fetch_training_changed(self, since: dt.datetime) -> Iterator[RemoteTrainingRecord]:
+        raise NotImplementedError
+
+    def course_request_pending(self, record: RemoteTrainingRecord) -> bool:
+        return False
+
+    def course_request_decide(self, remote_id: str, *, approve: bool) -> str:
+        raise NotImplementedError
+
+
+class WebhookReceiver:
+    """Ability: the source notifies hrsync of changes by calling
+    ``/hooks/<kind>/<connection uuid>/<secret>/`` (``connections.api``). The
+    secret is the connection's own (``connections.api.webhooks``); each
+    delivery is stored as an ``InboundFile`` of kind "webhook", answered
+    ``202``, and processed by a run of its own that re-reads the records it
+    names: a partial run, which never deactivates anyone by absence.
+
+    Hooks:
+
+    ``webhook_methods``
+        The HTTP methods the source calls with; others are answered 405.
+
+    ``webhook_targets(*, method: str, body: Mapping) -> list[WebhookTarget]``
+        The records a delivery names. Raise ``WebhookRefused`` for a body
+        that names no record hrsync reads (an unknown module, a missing id).
+
+    ``webhook_reread(target: WebhookTarget) -> RemoteEmployee | RemoteTrainingRecord | None``
+        The record as the source has it now, or None when the source no
+        longer has it (it was deleted). Raise ConnectorError when the source
+        cannot answer.
+    """
+
+    webhook_methods: ClassVar[tuple[str, ...]] = ("POST",)
+
+    def webhook_targets(self, *, method: str, body: Mapping[str, Any]) -> list[WebhookTarget]:
+        raise NotImplementedError
+
+    def webhook_reread(self, target: WebhookTarget) -> Any:
         raise NotImplementedError
 
 

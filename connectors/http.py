@@ -57,7 +57,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -79,7 +79,7 @@ from urllib3.util import Retry, Timeout
 from urllib3.util.retry import RequestHistory
 
 from connectors import outbound
-from connectors.base import ConnectorError, address_split
+from connectors.base import SCRUBBED, ConnectorError, address_split
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,24 @@ def backoff_delay(attempt: int, *, base: float, cap: float | None = None) -> flo
     waits by this schedule."""
     delay = base * 2 ** (attempt - 1)
     return delay if cap is None else min(cap, delay)
+
+
+def seconds_phrase(seconds: float) -> str:
+    """A wait as an admin reads it: ``30 s``, ``2.5 s``."""
+    if seconds >= 10 or float(seconds).is_integer():
+        return f"{round(seconds)} s"
+    return f"{seconds:.1f} s"
+
+
+def retry_wait_sentence(*, vendor: str, status: int, seconds: float) -> str:
+    """What a run's progress says before the session waits to ask again
+    (``HttpSession.on_retry_wait``): a 429 or a server error ``status``.
+    ``vendor``: the vendor's name as the messages spell it."""
+    if status == 429:
+        why = f"{vendor} asked hrsync to slow down (rate limit)."
+    else:
+        why = f"{vendor} had a server error (HTTP {status}); hrsync will ask again."
+    return f"Waiting {seconds_phrase(seconds)}: {why}"
 
 
 def safe_url(url: str) -> str:
@@ -646,6 +664,28 @@ def _describe_body(response: requests.Response, scrub: Callable[[str], str]) -> 
         return f"an HTML page starting {_excerpt(words)!r}…" if _excerpt(words) else "an HTML page"
     excerpt = _excerpt(text)
     return f"text starting {excerpt!r}…" if excerpt else "an unreadable body"
+
+
+def quoted_words(text: str, *, limit: int) -> str:
+    """A vendor's own words from an error body, fit to quote in a message:
+    control characters out, white space collapsed, cut at ``limit``
+    characters (an ellipsis says so). ``text`` must be scrubbed already, so
+    that no prefix of a secret survives the cut. Without the quote marks,
+    which the caller adds."""
+    words = " ".join(re.sub(r"[^\x20-\x7e\u00a0-\uffff]", " ", text).split())
+    if len(words) > limit:
+        words = words[:limit].rstrip() + "…"
+    return words
+
+
+def secrets_scrub(text: str, *, secrets: Iterable[str]) -> str:
+    """``text`` with each of ``secrets`` (the blank ones ignored) replaced by
+    ``SCRUBBED``, the longest first so that a secret holding another is
+    replaced whole."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, SCRUBBED)
+    return text
 
 
 def _excerpt(text: str, limit: int = 40) -> str:

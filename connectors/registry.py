@@ -21,6 +21,7 @@ from django.utils.module_loading import import_string
 from connectors.base import Connector
 
 CONNECTORS: dict[str, tuple[str, str]] = {
+    "accessplanit": ("accessplanit", "connectors.accessplanit.connector.AccessPlanItConnector"),
     "actionhrm": ("ActionHRM", "connectors.actionhrm.connector.ActionHRMConnector"),
     "csv_file": ("CSV file (SFTP/HTTPS)", "connectors.csv_file.connector.CsvFileConnector"),
     "personio": ("Personio", "connectors.personio.connector.PersonioConnector"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import Any
 from pathlib import Path
 
 import environ
@@ -325,19 +326,30 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # here, tracebacks included, when set. The commands leave tracebacks off the
 # terminal below --verbosity 2, so this is where an operator finds them.
 HRSYNC_LOG_FILE = env.str("HRSYNC_LOG_FILE", default="")
-_LOG_HANDLERS: dict[str, dict[str, str]] = {"console": {"class": "logging.StreamHandler", "formatter": "plain"}}
+# Every handler scrubs webhook secrets from request paths (hrsync.logs).
+_LOG_HANDLERS: dict[str, dict[str, Any]] = {
+    "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["secret_paths"]}
+}
 if HRSYNC_LOG_FILE:
     # Watched: a log rotated under the processes' feet is reopened.
     _LOG_HANDLERS["file"] = {
-        "class": "logging.handlers.WatchedFileHandler", "filename": HRSYNC_LOG_FILE, "formatter": "plain",
+        "class": "logging.handlers.WatchedFileHandler",
+        "filename": HRSYNC_LOG_FILE,
+        "formatter": "plain",
+        "filters": ["secret_paths"],
     }
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"secret_paths": {"()": "hrsync.logs.SecretPathFilter"}},
     "handlers": _LOG_HANDLERS,
     "root": {"handlers": list(_LOG_HANDLERS), "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The development server's request lines, through the handlers that scrub them.
+        "django.server": {"handlers": list(_LOG_HANDLERS), "level": "INFO", "propagate": False},
+    },
 }
 # The worker logs through LOGGING as well, instead of replacing its handlers
 # with Celery's own (which would leave HRSYNC_LOG_FILE without the syncs).

@@ -8,6 +8,8 @@ urlpatterns = [
     path("people/", include("hrsync.people.urls")),
     # What other systems call: API keys, not sessions (connections/api/).
     path("api/v2/hrdatasync/", include("connections.api.urls")),
+    # What sources' webhooks call: a connection's webhook secret, not a session.
+    path("hooks/", include("connections.api.webhook_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

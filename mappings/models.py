@@ -40,6 +40,12 @@ class EmployeeMapping(models.Model):
     #: collides with. One dict per source record with this id: more than one
     #: only when the source repeats the id. Empty once the conflict is over.
     remote_records = models.JSONField(default=list, blank=True)
+    #: What this connection last sent the source of the person's details
+    #: (field → JSON value), so a push sends only what changed since; empty
+    #: before the first push, when what the source holds is compared instead.
+    # A database default too: the applier's bulk COPY names only the columns it writes.
+    pushed_snapshot = models.JSONField(default=dict, db_default=models.Value({}, models.JSONField()), blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
     #: The run that found this record gone from the source; empty while the
     #: source has it. Written only when that changes, so a sync of 100,000
     #: people that are all still there writes no mapping at all.

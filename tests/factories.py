@@ -7,7 +7,7 @@ from django.db import transaction
 
 from connections.models import Connection, SyncRun
 from connections.reports import sync_run_report_save
-from hrsync.people.models import Depot, Person
+from hrsync.people.models import Depot, Person, TrainingRecord
 from mappings.models import DepotMapping, EmployeeMapping
 
 
@@ -93,3 +93,15 @@ def sync_run_report_store(*, run: SyncRun, report: dict) -> None:
             run_id=run.pk, head=head, changes=report.get("changes") or [], created_person_by_remote_id=created
         )
     run.refresh_from_db(fields=["report"])
+
+
+class TrainingRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TrainingRecord
+
+    person = factory.SubFactory(PersonFactory)
+    connection = factory.SubFactory(ConnectionFactory)
+    kind = TrainingRecord.Kind.BOOKING
+    remote_id = factory.Sequence(lambda n: f"T{n}")
+    label = "First Aid"
+    status = "Booked"

@@ -95,8 +95,8 @@ def test_no_page_shows_an_xml_upload_connections_api_key(client, world, monkeypa
     per_connection = [
         route.key for route in walk()
         if route.key.startswith("connections:") and route.params == ("pk",) and EXPECTED[route.key].staff_reads_it
-        # Absences only for a connector that exchanges them.
-        and route.key != "connections:absences"
+        # Absences and training only for a connector that reads them.
+        and route.key not in ("connections:absences", "connections:training")
     ]
     pages = [reverse(name, args=[connection.pk]) for name in (*per_connection, *UPLOAD_PAGES)]
     pages += [
@@ -115,3 +115,72 @@ def test_no_page_shows_an_xml_upload_connections_api_key(client, world, monkeypa
         leaks += [f"{url} shows {what}" for what, needle in needles_here if needle in text]
     assert len(pages) > 8
     assert leaks == []
+
+
+#: The pages that show a connection's webhook address (its secret inside):
+#: the Settings tab, where the admin copies it, and so the page a
+#: regeneration ends on.
+WEBHOOK_SECRET_PAGES = ("connections:settings",)
+
+
+def test_a_webhook_connections_secret_is_shown_on_its_settings_tab_only(client, world, monkeypatch):
+    import json
+
+    from django.urls import reverse
+
+    from connections.api.webhooks import WEBHOOK_SECRET
+    from connections.services import connection_create
+    from connections.sync.inbound import inbound_file_process
+    from connectors import registry
+    from tests.connections.api.webhook_source import KIND, PATH, WebhookConnector
+    from tests.connections.static_connector import employee
+
+    monkeypatch.setitem(registry.CONNECTORS, KIND, ("Hook source", PATH))
+    registry._import_connector.cache_clear()
+    monkeypatch.setattr(WebhookConnector, "current", {"jasmit": employee("jasmit")})
+    monkeypatch.setattr(WebhookConnector, "reread", [])
+    connection = connection_create(kind=KIND, name="Acme training")
+    secret = connection.secrets[WEBHOOK_SECRET]
+    hook = reverse("hooks:receive", kwargs={"kind": KIND, "connection_uuid": connection.uuid, "secret": secret})
+    for method, record in (("POST", "jasmit"), ("DELETE", "gone1")):
+        answer = client.generic(method, hook, json.dumps({"module": "User", "id": record}),
+                                content_type="application/json")
+        assert answer.status_code == 202
+        inbound_file_process(inbound_file_id=answer.json()["id"])
+    runs = list(connection.runs.all())
+    assert len(runs) == 2
+
+    per_connection = [
+        route.key for route in walk()
+        if route.key.startswith("connections:") and route.params == ("pk",)
+        # Unlisted pages are test_urls.py's to catch.
+        and route.key in EXPECTED and EXPECTED[route.key].staff_reads_it
+        and route.key.count(":") == 1  # a connector's own pages are its kind's only
+    ]
+    pages = {name: reverse(name, args=[connection.pk]) for name in per_connection}
+    for run in runs:
+        pages[f"run {run.pk}"] = reverse("connections:run", args=[connection.pk, run.pk])
+        pages[f"run {run.pk} csv"] = reverse("connections:run_csv", args=[connection.pk, run.pk])
+    from hrsync.people.models import Person
+
+    pages["people"] = reverse("people:list")
+    pages["person"] = reverse("people:detail", args=[Person.objects.get(email="jasmit@example.com").pk])
+    pages["admin connection"] = reverse("admin:connections_connection_change", args=[connection.pk])
+    client.force_login(world.superuser)
+    shown_on, refused = [], []
+    for name, url in pages.items():
+        response = client.get(url)
+        if response.status_code == 404:
+            continue  # a tab of a stream this connector does not offer
+        if response.status_code != 200:
+            refused.append(f"{name} {response.status_code}")
+            continue
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        if secret in body.decode():
+            shown_on.append(name)
+    confirm = client.post(reverse("connections:webhook_regenerate", args=[connection.pk]))
+    assert confirm.status_code == 200
+    assert secret not in confirm.content.decode()
+    assert refused == []
+    assert len(pages) > 10
+    assert shown_on == list(WEBHOOK_SECRET_PAGES)

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from connections.models import SyncRun
 from connections.services import connection_create, connection_record_health
-from connections.sync.absences import AbsenceChange
+from connections.sync.absences import AbsenceChange, PushItem
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
 from hrsync.people.models import Absence, Depot, Person
 from mappings.models import DepotMapping, EmployeeMapping
@@ -171,6 +171,11 @@ EXPECTED: dict[str, Access] = {
     # build_world's Personio connection (absences from Personio);
     # tests/people/test_absence_pages.py checks the 404 of one that does not.
     "connections:absences": STAFF_PAGE,
+    # Only for a connection that reads training records: opened on build_world's
+    # accessplanit connection (a GET of a decision asks to confirm a rejection);
+    # tests/people/test_training.py checks the 404 of one that does not.
+    "connections:training": STAFF_PAGE,
+    "connections:training_decide": STAFF_PAGE,
     # Only for a connection that receives files: opened on build_world's XML
     # upload connection; tests/connections/test_views_uploads.py checks the
     # 404 of one that does not.
@@ -182,6 +187,7 @@ EXPECTED: dict[str, Access] = {
     # The key is shown once, right after it is made; later the page says so.
     "connections:api_key": STAFF_PAGE,
     "connections:api_key_regenerate": STAFF_POST,
+    "connections:webhook_regenerate": STAFF_POST,
     "people:list": STAFF_PAGE,
     "people:new": STAFF_PAGE,  # GET shows the Add person form
     "people:search": STAFF_JSON,
@@ -208,6 +214,9 @@ EXPECTED: dict[str, Access] = {
     "api:position": Access(NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED),
     "api:upload": Access(Outcome(401), Outcome(401), Outcome(401)),
     "api:not_found": Access(Outcome(404), Outcome(404), Outcome(404)),
+    # Webhooks know callers by the secret in the address (tests/connections/api/
+    # test_webhooks.py); a kind without webhooks has none, whoever is signed in.
+    "hooks:receive": Access(Outcome(404), Outcome(404), Outcome(404)),
 }
 
 
@@ -221,10 +230,15 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
     and waits for new people to be included, with a linked person who has
     absences from Personio and one recorded in hrsync, and an excluded record.
 
-    ``password`` is the ActionHRM connection's API password and the Personio
-    connection's client secret. The users have no password (tests sign them
-    in with ``force_login``): hashing one costs more than the rest of the
-    world together.
+    An accessplanit connection (``w.accessplanit``) sends user details and
+    reads training records: two linked people, a depot mapped to one of its
+    companies, a course request waiting, a completed booking and an award, a
+    webhook delivery, and a sync that created a user there and sent a name.
+
+    ``password`` is the ActionHRM connection's API password, the Personio
+    connection's client secret and the accessplanit connection's API key.
+    The users have no password (tests sign them in with ``force_login``):
+    hashing one costs more than the rest of the world together.
     """
     User = get_user_model()
     now = timezone.now()
@@ -330,6 +344,7 @@ def build_world(*, password: str = "s3cret-Pa55word") -> SimpleNamespace:
     w.runs = (w.finished_run, w.blocked_run, w.dry_run)
     _add_personio(w, client_secret=password)
     _add_xml_upload(w)
+    _add_accessplanit(w, api_key=password)
     return w
 
 
@@ -451,6 +466,152 @@ def _add_personio(w: SimpleNamespace, *, client_secret: str) -> None:
     sync_run_report_store(run=w.personio_run, report=plan.to_report())
 
 
+def _add_accessplanit(w: SimpleNamespace, *, api_key: str) -> None:
+    """The accessplanit connection of ``build_world``: its Overview, Settings
+    (the Webhook section with a delivery), Depots, Training tab and a
+    rejection's confirmation, its people's pages, a sync whose page lists the
+    details it sent (and one accessplanit refused) and the training records
+    it copied, and the run a webhook delivery made."""
+    from django.core.files.base import ContentFile
+
+    from connections.api.webhooks import webhook_delivery_describe
+    from connections.models import InboundFile
+    from connections.sync.training import TrainingChange
+    from connectors.base import WebhookTarget
+    from hrsync.people.models import TrainingRecord
+
+    today = timezone.localdate()
+    now = timezone.now()
+    w.accessplanit = connection_create(
+        kind="accessplanit",
+        name="Acme Training",
+        # Nothing listens there: a page that asked accessplanit would fail at once.
+        config={"base_url": "https://127.0.0.1:9/accessplan/api/v2", "auth_mode": "api_key", "push_users": True},
+        secrets={"api_key": api_key},
+    )
+    connection_record_health(
+        connection=w.accessplanit, ok=True,
+        message="Connected to accessplanit at 127.0.0.1:9 (2 users in status Enabled or New)",
+    )
+    w.accessplanit_depot_mapping = DepotMapping.objects.create(
+        connection=w.accessplanit, remote_location_id="12", remote_name="Acme North", depot=w.depot
+    )
+    w.trainee = Person.objects.create(
+        first_name="Jane", last_name="Smith", email="jane.smith@example.com", job_title="Trainer", depot=w.depot,
+    )
+    w.trainee_mapping = EmployeeMapping.objects.create(
+        connection=w.accessplanit, remote_id="jasmit", person=w.trainee, remote_name="Jane Smith",
+        remote_email="jane.smith@example.com", remote_status="Enabled",
+        pushed_snapshot={"first_name": "Jane"}, pushed_at=now,
+    )
+    # At a depot mapped to a company: hrsync created their user in accessplanit.
+    w.trainee_created = Person.objects.create(
+        first_name="Tom", last_name="Baker", email="tom.baker@example.com", depot=w.depot,
+    )
+    EmployeeMapping.objects.create(
+        connection=w.accessplanit, remote_id="tobake", person=w.trainee_created, remote_name="Tom Baker",
+        remote_email="tom.baker@example.com", remote_status="New",
+        pushed_snapshot={"first_name": "Tom", "last_name": "Baker", "email": "tom.baker@example.com"},
+        pushed_at=now,
+    )
+    w.course_request = TrainingRecord.objects.create(
+        person=w.trainee, connection=w.accessplanit, kind=TrainingRecord.Kind.BOOKING, remote_id="jasmit~881",
+        label="First Aid at Work", start_date=today + dt.timedelta(days=40),
+        end_date=today + dt.timedelta(days=40), status="Provisional", is_request=True,
+        remote_updated_at=now - dt.timedelta(days=2),
+    )
+    completed = TrainingRecord.objects.create(
+        person=w.trainee_created, connection=w.accessplanit, kind=TrainingRecord.Kind.BOOKING,
+        remote_id="tobake~702", label="Manual Handling", start_date=today - dt.timedelta(days=30),
+        end_date=today - dt.timedelta(days=30), status="Completed", remote_updated_at=now - dt.timedelta(days=29),
+    )
+    TrainingRecord.objects.create(
+        person=w.trainee, connection=w.accessplanit, kind=TrainingRecord.Kind.AWARD, remote_id="award:jasmit~31",
+        label="Forklift Licence", start_date=today + dt.timedelta(days=200), status="Target",
+    )
+
+    # A Sync All Data run: it linked Jane, created Tom's user, sent Jane's
+    # first name, was refused Ada's user, and copied two training records.
+    plan = SyncPlan(
+        changes=[
+            Change(action=Action.LINK, remote_id="jasmit", person_id=w.trainee.pk, name="Jane Smith",
+                   email="jane.smith@example.com", fields={"job_title": ["", "Trainer"]},
+                   values={"job_title": "Trainer"}),
+        ],
+        locations=[
+            LocationChange(action=LocationAction.UNCHANGED, remote_location_id="12", remote_name="Acme North",
+                           mapping_id=w.accessplanit_depot_mapping.pk, depot_id=w.depot.pk, depot_name=w.depot.name),
+        ],
+        employees_planned=True,
+        pushes=[
+            PushItem(stream="employees", key=f"person:{w.trainee_created.pk}", operation="create",
+                     person_id=w.trainee_created.pk, name="Tom Baker", what="Create user", remote_id="tobake",
+                     values={"first_name": "Tom", "last_name": "Baker", "email": "tom.baker@example.com",
+                             "person_ref": str(w.trainee_created.pk), "location_id": "12"},
+                     outcome="sent"),
+            PushItem(stream="employees", key=f"person:{w.trainee.pk}", operation="update", person_id=w.trainee.pk,
+                     name="Jane Smith", what="Update: First name", remote_id="jasmit",
+                     values={"first_name": "Jane"}, outcome="sent"),
+            PushItem(stream="employees", key=f"person:{w.person.pk}", operation="create", person_id=w.person.pk,
+                     name="Ada Lovelace", what="Create user",
+                     values={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+                             "person_ref": str(w.person.pk), "location_id": "12"},
+                     outcome="rejected",
+                     message="accessplanit refused POST https://127.0.0.1:9/accessplan/api/v2/User (HTTP 400): "
+                     "“The request is invalid. MainCompanyID does not exist.”"),
+        ],
+        training_planned=True,
+        training=[
+            TrainingChange(action="create", remote_id=w.course_request.remote_id, employee_remote_id="jasmit",
+                           record_id=w.course_request.pk, person_id=w.trainee.pk, name="Jane Smith",
+                           kind=TrainingRecord.Kind.BOOKING, label=w.course_request.label,
+                           start_date=w.course_request.start_date.isoformat()),
+            TrainingChange(action="update", remote_id=completed.remote_id, employee_remote_id="tobake",
+                           record_id=completed.pk, person_id=w.trainee_created.pk, name="Tom Baker",
+                           kind=TrainingRecord.Kind.BOOKING, label=completed.label,
+                           start_date=completed.start_date.isoformat(), fields={"Status": ["Booked", "Completed"]}),
+        ],
+        training_unchanged_not_listed=1,
+        streams={"employees": {"records": 2, "full_snapshot": True}},
+    )
+    w.accessplanit_run = SyncRun.objects.create(
+        connection=w.accessplanit, requested_by=w.staff, scope=SyncRun.Scope.ALL,
+        status=SyncRun.Status.COMPLETED_WITH_ERRORS, started_at=now - dt.timedelta(minutes=5),
+        finished_at=now - dt.timedelta(minutes=4), counts=plan.count(),
+    )
+    sync_run_report_store(run=w.accessplanit_run, report=plan.to_report())
+
+    # A webhook delivery ("User jasmit was updated") and the run it made.
+    body = b'{"module": "User", "id": "jasmit"}'
+    w.webhook_delivery = InboundFile(
+        connection=w.accessplanit, kind=InboundFile.Kind.WEBHOOK, method="PUT", sha256="d" * 64,
+        content_type="application/json", size=len(body), received_from="API (203.0.113.9)",
+        original_name=webhook_delivery_describe(targets=[WebhookTarget(stream="employees", remote_id="jasmit")]),
+        status=InboundFile.Status.COMPLETE, finished_at=now - dt.timedelta(minutes=1),
+    )
+    w.webhook_delivery.content.save("webhook.json", ContentFile(body), save=False)
+    w.webhook_delivery.save()
+    webhook_plan = SyncPlan(
+        changes=[
+            Change(action=Action.UPDATE, remote_id="jasmit", person_id=w.trainee.pk, name="Jane Smith",
+                   fields={"job_title": ["Trainer", "Senior Trainer"]}, values={"job_title": "Senior Trainer"}),
+        ],
+        employees_planned=True,
+        streams={"employees": {"records": 1, "full_snapshot": False}},
+    )
+    w.webhook_run = SyncRun.objects.create(
+        connection=w.accessplanit, scope=SyncRun.Scope.EMPLOYEES, trigger=SyncRun.Trigger.WEBHOOK,
+        status=SyncRun.Status.SUCCEEDED, started_at=now - dt.timedelta(minutes=1), finished_at=now,
+        counts=webhook_plan.count(), inbound_file=w.webhook_delivery,
+    )
+    sync_run_report_store(run=w.webhook_run, report=webhook_plan.to_report())
+    InboundFile.objects.filter(pk=w.webhook_delivery.pk).update(run=w.webhook_run)
+
+
+def _on_accessplanit(w: SimpleNamespace) -> list[dict[str, Any]]:
+    return [{"pk": w.accessplanit.pk}]
+
+
 def _on_connection(w: SimpleNamespace) -> list[dict[str, Any]]:
     return [{"pk": w.connection.pk}]
 
@@ -465,34 +626,37 @@ def _on_uploads(w: SimpleNamespace) -> list[dict[str, Any]]:
 
 def _on_each_run(w: SimpleNamespace) -> list[dict[str, Any]]:
     return [{"pk": w.connection.pk, "run_id": run.pk} for run in w.runs] + [
-        {"pk": w.personio.pk, "run_id": w.personio_run.pk}
+        {"pk": w.personio.pk, "run_id": w.personio_run.pk},
+        *({"pk": w.accessplanit.pk, "run_id": run.pk} for run in (w.accessplanit_run, w.webhook_run)),
     ]
 
 
 #: URL name → the argument sets to open it with (each one is a page to check).
 URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
-    "connections:overview": lambda w: [*_on_both_connections(w), *_on_uploads(w)],
+    "connections:overview": lambda w: [*_on_both_connections(w), *_on_uploads(w), *_on_accessplanit(w)],
     "connections:sync": _on_connection,
     "connections:options": _on_connection,
     "connections:progress": _on_connection,
-    "connections:settings": lambda w: [*_on_both_connections(w), *_on_uploads(w)],
+    "connections:settings": lambda w: [*_on_both_connections(w), *_on_uploads(w), *_on_accessplanit(w)],
     "connections:test": _on_connection,
     "connections:csv_file:pin_host_key": _on_connection,
     "connections:csv_file:columns": _on_connection,
     "connections:delete": _on_connection,
-    "connections:runs": _on_both_connections,
+    "connections:runs": lambda w: [*_on_both_connections(w), *_on_accessplanit(w)],
     "connections:run": _on_each_run,
     "connections:run_csv": _on_each_run,
     "connections:run_approve": lambda w: [{"pk": w.connection.pk, "run_id": w.blocked_run.pk}],
     "connections:run_reject": lambda w: [{"pk": w.connection.pk, "run_id": w.blocked_run.pk}],
     "connections:run_apply": lambda w: [{"pk": w.connection.pk, "run_id": w.dry_run.pk}],
-    "connections:employees": _on_both_connections,
+    "connections:employees": lambda w: [*_on_both_connections(w), *_on_accessplanit(w)],
     "connections:employee_action": lambda w: [
         {"pk": w.connection.pk, "mapping_id": m.pk} for m in (w.mapping, w.conflict)
     ],
     "connections:conflict_resolve": _on_connection,
-    "connections:depots": _on_connection,
-    "people:detail": lambda w: [{"pk": p.pk} for p in (w.person, w.manual, w.personio_person)],
+    "connections:depots": lambda w: [*_on_connection(w), *_on_accessplanit(w)],
+    "people:detail": lambda w: [
+        {"pk": p.pk} for p in (w.person, w.manual, w.personio_person, w.trainee, w.trainee_created)
+    ],
     "people:protect": lambda w: [{"pk": w.person.pk}],
     "people:absence_new": lambda w: [{"pk": p.pk} for p in (w.person, w.manual, w.personio_person)],
     "people:absence_remove": lambda w: [
@@ -500,6 +664,10 @@ URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
         {"pk": w.personio_person.pk, "absence_id": w.personio_recorded.pk},
     ],
     "connections:absences": lambda w: [{"pk": w.personio.pk}],
+    "connections:training": _on_accessplanit,
+    "connections:training_decide": lambda w: [
+        {"pk": w.accessplanit.pk, "record_id": w.course_request.pk}
+    ],
     "connections:uploads": _on_uploads,
     "connections:upload_new": _on_uploads,
     "connections:upload_file": lambda w: [{"pk": w.uploads.pk, "upload_id": w.upload.pk}],
@@ -507,8 +675,12 @@ URL_KWARGS: dict[str, Callable[[SimpleNamespace], list[dict[str, Any]]]] = {
     "connections:upload_cancel": lambda w: [{"pk": w.uploads.pk, "upload_id": w.waiting_upload.pk}],
     "connections:api_key": _on_uploads,
     "connections:api_key_regenerate": _on_uploads,
+    "connections:webhook_regenerate": _on_connection,
     "password_reset_confirm": lambda w: [{"uidb64": "MQ", "token": "not-a-real-token"}],
     "api:upload": lambda w: [{"upload_id": 1}],
+    "hooks:receive": lambda w: [
+        {"kind": w.connection.kind, "connection_uuid": w.connection.uuid, "secret": "not-the-secret"}
+    ],
 }
 
 

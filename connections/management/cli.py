@@ -28,6 +28,7 @@ from django.utils.text import Truncator
 from connections.models import Connection, SyncRun
 from connections.services import CONNECTION_OPTIONS, connection_find, sync_interval_message
 from connectors.registry import connector_class
+from hrsync.people.models import Person
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -181,6 +182,13 @@ def find_run(run_id: str | int) -> SyncRun:
         return SyncRun.objects.select_related("connection").get(pk=int(run_id))
     except (ValueError, SyncRun.DoesNotExist):
         raise usage_error(f"No sync run with id '{run_id}'.") from None
+
+
+def find_person(email: str) -> Person:
+    person = Person.objects.filter(email__iexact=email.strip()).first()
+    if person is None:
+        raise usage_error(f"No person with the email '{email}'.")
+    return person
 
 
 def write_json(stdout: OutputWrapper, data: Any) -> None:

@@ -25,16 +25,30 @@ import hashlib
 import logging
 from collections import namedtuple
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from connections.sync.bulk import blob_save, rows_insert, rows_update
-from connectors.base import AbsenceExchange, Connector, ConnectorError, Pushable, PushChange, RemoteAbsence
+from connections.sync.bulk import rows_insert, rows_update
+from connections.sync.stream_changes import (
+    CHANGE_COUNT_KEYS,
+    NOT_LINKED_WHY,
+    StreamChange,
+    change_counts,
+    change_person_set,
+    changed_rows_write,
+    changes_digest_update,
+    create_values,
+    display_diff,
+    json_value,
+    people_of_run,
+    person_name,
+    text_problem,
+)
+from connectors.base import AbsenceExchange, Connector, Pushable, PushChange, RemoteAbsence
 from hrsync.people.models import Absence
 
 if TYPE_CHECKING:
@@ -52,14 +66,7 @@ Status = Absence.Status
 PushState = Absence.PushState
 
 #: AbsenceChange actions → the key each is counted under.
-ABSENCE_COUNT_KEYS = {
-    "create": "created",
-    "update": "updated",
-    "remove": "removed",
-    "unchanged": "unchanged",
-    "skip": "skipped",
-    "error": "errors",
-}
+ABSENCE_COUNT_KEYS = CHANGE_COUNT_KEYS
 #: PushItem outcomes → the key each is counted under.
 PUSH_COUNT_KEYS = {
     "planned": "planned",
@@ -82,6 +89,8 @@ _PULLED_COLUMNS = (
     "remote_id_v2",
 )
 _DATE_COLUMNS = frozenset({"start_date", "end_date"})
+#: Columns a report's diff shows by their choice's label.
+_CHOICES = {"status": Status}
 #: How a column reads in a report's diff.
 COLUMN_LABELS = {
     "person_id": "Person",
@@ -232,7 +241,7 @@ def absences_state_for_run(
 
 
 @dataclass(slots=True)
-class AbsenceChange:
+class AbsenceChange(StreamChange):
     """One pulled absence's outcome, or a removal. ``values`` are the
     columns to write (JSON form: dates as ISO strings); ``fields`` the
     diff in words: label → [old, new]."""
@@ -250,23 +259,16 @@ class AbsenceChange:
     fields: dict[str, list[Any]] = field(default_factory=dict)
     message: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AbsenceChange:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
-
 
 @dataclass(slots=True)
-class PushItem:
-    """One push the run sends after its commit, and how it went:
-    ``outcome`` "planned" (a dry run's, or not sent yet), "sent",
+class PushItem(StreamChange):
+    """One push the run sends after its commit (``connections.sync.pushes``
+    sends it), and how it went: ``outcome`` "planned" (a dry run's, or not sent yet), "sent",
     "rejected", "failed" or "not_sent" (with the reason)."""
 
     key: str
     operation: str
-    absence_id: int
+    absence_id: int | None = None
     person_id: int | None = None
     name: str = ""
     what: str = ""
@@ -276,26 +278,19 @@ class PushItem:
     message: str = ""
     #: A "not_sent" item's state to record on the absence ("" or "pending").
     keep_state: str = ""
+    #: Which stream sends it: "absences", or "employees" (a person's details).
+    stream: str = STREAM
+    #: A sure refusal found while planning ("not_sent"): an error of the run.
+    error: bool = False
 
     def change(self) -> PushChange:
         return PushChange(
-            stream=STREAM, operation=self.operation, key=self.key, values=dict(self.values), remote_id=self.remote_id
+            stream=self.stream, operation=self.operation, key=self.key, values=dict(self.values), remote_id=self.remote_id
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PushItem:
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 def absence_counts(changes: Iterable[AbsenceChange], *, unchanged_not_listed: int = 0) -> dict[str, int]:
-    counts = dict.fromkeys(ABSENCE_COUNT_KEYS.values(), 0)
-    counts["unchanged"] = unchanged_not_listed
-    for change in changes:
-        counts[ABSENCE_COUNT_KEYS[change.action]] += 1
-    return counts
+    return change_counts(changes, unchanged_not_listed=unchanged_not_listed)
 
 
 def push_counts(pushes: Iterable[PushItem]) -> dict[str, int]:
@@ -322,22 +317,6 @@ def _as_date(value: dt.date | str | None) -> dt.date | None:
     return value
 
 
-def _person_name(directory: DirectoryState, person_id: int | None) -> str:
-    person = directory.people.get(person_id) if person_id is not None else None
-    if person is None:
-        return ""
-    return f"{person.first_name} {person.last_name}".strip() or person.email
-
-
-#: Mapping states → why a record's absences wait (the person is not linked).
-_NOT_LINKED_WHY = {
-    "excluded": "is excluded from this connection's sync",
-    "ignored": "is ignored on the Employees tab",
-    "conflict": "is in a conflict on the Employees tab",
-    "unmatched": "is not linked to a person yet",
-}
-
-
 def plan_absences(
     *,
     records: Sequence[RemoteAbsence],
@@ -360,22 +339,10 @@ def absences_fingerprint(changes: Iterable[AbsenceChange], pushes: Iterable[Push
     """A digest of what the absences part of a plan does: a dry run applied
     later is "exactly as previewed" only if this is the same then."""
     digest = hashlib.sha256()
-    for change in changes:
-        key = (change.action, change.remote_id, change.absence_id, sorted(change.values.items()))
-        digest.update(repr(key).encode())
+    changes_digest_update(digest, changes, row_id="absence_id")
     for item in pushes:
         digest.update(repr((item.key, item.operation, item.outcome, sorted(item.values.items()))).encode())
     return digest.hexdigest()
-
-
-def _people_of_run(employee_changes: Sequence[Any]) -> dict[str, tuple[int | None, str]]:
-    """Remote employee id → (person id or None if created, name) of the
-    people this run creates or links."""
-    found: dict[str, tuple[int | None, str]] = {}
-    for change in employee_changes:
-        if change.action in ("create", "link") and change.remote_id:
-            found[change.remote_id] = (change.person_id, change.name)
-    return found
 
 
 def _not_synced_in_run(employee_changes: Sequence[Any]) -> dict[str, str]:
@@ -398,7 +365,7 @@ def _plan_pulled(
 ) -> list[AbsenceChange]:
     settings = state.settings
     source = settings.connection_name
-    of_run = _people_of_run(employee_changes)
+    of_run = people_of_run(employee_changes)
     not_synced = _not_synced_in_run(employee_changes)
     changes: list[AbsenceChange] = []
     seen: set[str] = set()
@@ -424,32 +391,25 @@ def _plan_pulled(
         if problem:
             change.message = problem
             continue
-        # Who it belongs to: this connection's linked person, else one this run links or creates.
         mapping = directory.mappings.get(change.employee_remote_id)
-        if mapping is not None and mapping.state == "linked" and mapping.person_id is not None:
-            change.person_id = mapping.person_id
-            change.name = _person_name(directory, mapping.person_id)
-        elif change.employee_remote_id in of_run:
-            change.person_id, change.name = of_run[change.employee_remote_id]
-        elif mapping is not None:
-            change.action = "skip"
-            change.name = mapping.remote_name
-            why = _NOT_LINKED_WHY.get(mapping.state, "is not linked to a person")
-            change.message = f"Not kept: employee {change.employee_remote_id} {why}."
-            continue
-        elif change.employee_remote_id in not_synced:
-            # The employee is in this same read but not synced by it (waiting
-            # to be included, say): not the source's fault, nor an error here.
-            change.action = "skip"
-            change.message = (
-                f"Not kept: employee {change.employee_remote_id} {not_synced[change.employee_remote_id]}."
-            )
-            continue
-        else:
-            change.message = (
-                f"{source} lists this absence for employee {change.employee_remote_id!r}, "
-                "whom this connection does not know: sync employees first."
-            )
+        if not change_person_set(change, mapping=mapping, directory=directory, of_run=of_run):
+            if mapping is not None:
+                change.action = "skip"
+                change.name = mapping.remote_name
+                why = NOT_LINKED_WHY.get(mapping.state, "is not linked to a person")
+                change.message = f"Not kept: employee {change.employee_remote_id} {why}."
+            elif change.employee_remote_id in not_synced:
+                # The employee is in this same read but not synced by it (waiting
+                # to be included, say): not the source's fault, nor an error here.
+                change.action = "skip"
+                change.message = (
+                    f"Not kept: employee {change.employee_remote_id} {not_synced[change.employee_remote_id]}."
+                )
+            else:
+                change.message = (
+                    f"{source} lists this absence for employee {change.employee_remote_id!r}, "
+                    "whom this connection does not know: sync employees first."
+                )
             continue
         if settings.only_approved and record.status != Status.APPROVED:
             status = Status(record.status).label.lower() if record.status in Status.values else record.status
@@ -475,7 +435,7 @@ def _plan_pulled(
             change.action = "create"
             change.values = values
             continue
-        old = {name: _json(getattr(row, name)) for name in _PULLED_COLUMNS}
+        old = {name: json_value(getattr(row, name)) for name in _PULLED_COLUMNS}
         if change.person_id is None:
             # A created person cannot own a row that exists: keep its owner.
             values["person_id"] = old["person_id"]
@@ -486,7 +446,10 @@ def _plan_pulled(
         change.action = "update"
         change.values = diff
         change.fields = {
-            COLUMN_LABELS[name]: _display_diff(name, old[name], value, directory) for name, value in diff.items()
+            COLUMN_LABELS[name]: display_diff(
+                name, old[name], value, directory=directory, date_columns=_DATE_COLUMNS, choices=_CHOICES
+            )
+            for name, value in diff.items()
         }
     # What the source no longer lists, inside the window only.
     first, last = settings.window
@@ -499,7 +462,7 @@ def _plan_pulled(
                 remote_id=remote_id,
                 absence_id=row.id,
                 person_id=row.person_id,
-                name=_person_name(directory, row.person_id),
+                name=person_name(directory, row.person_id),
                 type_name=row.type_name,
                 start_date=row.start_date.isoformat(),
                 end_date=row.end_date.isoformat(),
@@ -518,10 +481,8 @@ def _record_problem(record: RemoteAbsence, *, remote_id: str, type_name: str) ->
         return f"The absence id is longer than {_REMOTE_ID_LENGTH} characters."
     if not type_name:
         return "The absence has no type."
-    if len(type_name) > _TYPE_NAME_LENGTH:
-        return f"The absence type is longer than {_TYPE_NAME_LENGTH} characters."
-    if "\x00" in type_name:
-        return "The absence type contains a NUL character."
+    if problem := text_problem(type_name, what="absence type", limit=_TYPE_NAME_LENGTH):
+        return problem
     if record.start_date is None or record.end_date is None:
         return "The absence has no start or end date."
     if record.end_date < record.start_date:
@@ -536,22 +497,6 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "")
 
 
-def _json(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
-def _display_diff(name: str, old: Any, new: Any, directory: DirectoryState) -> list[Any]:
-    if name == "person_id":
-        return [_person_name(directory, old), _person_name(directory, new)]
-    if name in _DATE_COLUMNS:
-        return [absence_period(old, old), absence_period(new, new)]
-    if name == "status":
-        return [Status(old).label if old in Status.values else old, Status(new).label]
-    if isinstance(new, bool):
-        return ["yes" if old else "no", "yes" if new else "no"]
-    return [old, new]
-
-
 def _plan_pushes(*, state: AbsenceState, directory: DirectoryState) -> list[PushItem]:
     settings = state.settings
     items = []
@@ -563,7 +508,7 @@ def _plan_pushes(*, state: AbsenceState, directory: DirectoryState) -> list[Push
             operation="delete" if deleting else "create",
             absence_id=row.id,
             person_id=row.person_id,
-            name=_person_name(directory, row.person_id),
+            name=person_name(directory, row.person_id),
             what=f"{'Remove ' if deleting else ''}{row.type_name}, {absence_period(row.start_date, row.end_date)}",
             remote_id=row.remote_id,
             values={
@@ -612,17 +557,9 @@ def absences_apply(
     inserts, updates, removals = [], [], []
     for change in changes:
         if change.action == "create":
-            values = dict(change.values)
-            if values["person_id"] is None:
-                values["person_id"] = created_person_by_remote_id.get(change.employee_remote_id)
-                if values["person_id"] is None:
-                    change.action = "error"
-                    change.message = (
-                        f"Not kept: employee {change.employee_remote_id} was not created in this run. "
-                        "It is kept at the next sync once they are."
-                    )
-                    continue
-                change.person_id = values["person_id"]
+            values = create_values(change, created_person_by_remote_id=created_person_by_remote_id)
+            if values is None:
+                continue
             inserts.append(
                 [
                     connection_id, change.remote_id, *(_python(name, values[name]) for name in _PULLED_COLUMNS),
@@ -638,17 +575,9 @@ def absences_apply(
         ["connection_id", "remote_id", *_PULLED_COLUMNS, "push_state", "push_error", "created_at", "updated_at"],
         inserts,
     )
-    # One statement per set of columns changed (usually one or two sets).
-    by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
-    for absence_id, values in updates:
-        columns = tuple(sorted(values))
-        by_columns.setdefault(columns, []).append(
-            [absence_id, *(_python(name, values[name]) for name in columns), now]
-        )
-    for columns, rows in by_columns.items():
-        rows_update(Absence, [*columns, "updated_at"], rows)
-    for start in range(0, len(removals), 1000):
-        Absence.objects.filter(pk__in=removals[start:start + 1000], connection_id=connection_id).delete()
+    changed_rows_write(
+        model=Absence, connection_id=connection_id, updates=updates, removals=removals, python=_python, now=now
+    )
     rows_update(
         Absence,
         ["push_state", "push_error", "updated_at"],
@@ -662,10 +591,10 @@ def _python(name: str, value: Any) -> Any:
     return value
 
 
-# -- pushing (after the run's commit) ---------------------------------------------------
+# -- pushing (after the run's commit: ``connections.sync.pushes`` sends) ------------------
 
 
-def _still_due(row: Absence, item: PushItem) -> str:
+def absence_push_still_due(row: Absence, item: PushItem) -> str:
     """Why ``item`` must not be sent now ("" if it must): a run that
     overlapped this one sent it already, or it was removed meanwhile."""
     if item.operation == "create":
@@ -677,61 +606,8 @@ def _still_due(row: Absence, item: PushItem) -> str:
     return ""
 
 
-def absences_push_send(*, connection_id: int, connector: Connector, pushes: Sequence[PushItem]) -> bool:
-    """Send each planned push, one at a time, and record its outcome on its
-    absence and on ``pushes``. Returns whether any was sent, refused or
-    failed (False: there was nothing to send).
-
-    Each absence is locked while its push is sent, so removing it at that
-    moment (``absence_remove``) waits for the outcome rather than deleting a
-    row whose record the source is creating. A send that raises fails it and
-    every push after it (the source is down or refuses us: asking again
-    now would only repeat that); the next run tries them again.
-    """
-    planned = [item for item in pushes if item.outcome == "planned"]
-    if not planned or not isinstance(connector, Pushable):
-        return False
-    stopped = ""
-    for item in planned:
-        with transaction.atomic():
-            due = Absence.objects.select_for_update().filter(pk=item.absence_id, push_connection_id=connection_id)
-            row = due.first()
-            if row is None:
-                item.outcome, item.message = "not_sent", "Not sent: it was removed before it was sent."
-                continue
-            why = _still_due(row, item)
-            if why:
-                item.outcome, item.message = "not_sent", why
-                continue
-            if stopped:
-                item.outcome, item.message = "failed", stopped
-            else:
-                try:
-                    results = {result.key: result for result in connector.push([item.change()])}
-                except ConnectorError as exc:
-                    stopped = f"{exc.message} Tried again at the next sync."
-                    item.outcome, item.message = "failed", stopped
-                except Exception:
-                    logger.exception("Sending %s to connection %s crashed", item.key, connection_id)
-                    stopped = (
-                        "Sending stopped on an unexpected error (details in the server log); "
-                        "tried again at the next sync."
-                    )
-                    item.outcome, item.message = "failed", stopped
-                else:
-                    result = results.get(item.key)
-                    if result is None or result.outcome not in ("sent", "rejected", "failed"):
-                        item.outcome = "failed"
-                        item.message = "The connector gave no outcome for it; tried again at the next sync."
-                    else:
-                        item.outcome, item.message = result.outcome, result.message
-                        if result.remote_id:
-                            item.remote_id = result.remote_id
-            _record(row, item)
-    return True
-
-
-def _record(row: Absence, item: PushItem) -> None:
+def absence_push_outcome_save(row: Absence, item: PushItem) -> None:
+    """Record a sent, refused or failed push on its absence (a sent removal deletes it)."""
     if item.operation == "delete" and item.outcome == "sent":
         row.delete()
         return
@@ -744,32 +620,3 @@ def _record(row: Absence, item: PushItem) -> None:
     else:
         row.push_state, row.push_error = PushState.FAILED, item.message
     row.save(update_fields=["push_state", "push_error", "remote_id", "updated_at"])
-
-
-def absences_push_record(*, run_id: int, pushes: Sequence[PushItem]) -> None:
-    """Put the pushes' outcomes into the run's report and counts; a push
-    refused or failed makes a run that succeeded one with errors."""
-    from connections.fields import json_compress, json_encode
-    from connections.models import SyncRun
-    from connections.runs import sync_runs_transition
-
-    with transaction.atomic():
-        run = SyncRun.objects.select_for_update().only("id", "report", "counts", "status").get(pk=run_id)
-        counts = dict(run.counts or {})
-        counts["pushes"] = push_counts(pushes)
-        head = dict(run.report or {})
-        head["pushes"] = [item.to_dict() for item in pushes]
-        streams = dict(head.get("streams") or {})
-        if STREAM in streams:
-            summary = dict(streams[STREAM])
-            summary["counts"] = {**dict(summary.get("counts") or {}), "pushes": counts["pushes"]}
-            streams[STREAM] = summary
-            head["streams"] = streams
-        blob_save(SyncRun, run_id, "report", json_compress([json_encode(head)]))
-        SyncRun.objects.filter(pk=run_id).update(counts=counts)
-        if counts["pushes"]["rejected"] or counts["pushes"]["failed"]:
-            sync_runs_transition(
-                runs=SyncRun.objects.filter(pk=run_id),
-                expected=(SyncRun.Status.SUCCEEDED, SyncRun.Status.COMPLETED_WITH_CONFLICTS),
-                status=SyncRun.Status.COMPLETED_WITH_ERRORS,
-            )

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from connections.sync.absences import AbsenceChange, PushItem, absence_counts, push_counts
+from connections.sync.training import TrainingChange, training_counts
 from connectors.base import RemoteEmployee
 
 
@@ -181,6 +182,11 @@ class SyncPlan:
     #: As ``unchanged_not_listed``, for absences.
     absences_unchanged_not_listed: int = 0
     pushes: list[PushItem] = field(default_factory=list)
+    #: The training stream (``connections.sync.training``), when read.
+    training_planned: bool = False
+    training: list[TrainingChange] = field(default_factory=list)
+    #: As ``unchanged_not_listed``, for training records.
+    training_unchanged_not_listed: int = 0
 
     def count(self) -> dict[str, Any]:
         counts = dict.fromkeys(COUNT_KEYS.values(), 0)
@@ -196,14 +202,19 @@ class SyncPlan:
             counts["locations"] = location_counts
         if self.absence_direction == "from_source":
             counts["absences"] = absence_counts(self.absences, unchanged_not_listed=self.absences_unchanged_not_listed)
-        elif self.absence_direction == "to_source":
+        if self.pushes or self.absence_direction == "to_source":
             counts["pushes"] = push_counts(self.pushes)
+        if self.training_planned:
+            counts["training"] = training_counts(self.training, unchanged_not_listed=self.training_unchanged_not_listed)
         return counts
 
     @property
     def has_stream_errors(self) -> bool:
-        """Whether a stream other than employees has an error row."""
-        return any(change.action == "error" for change in self.absences)
+        """Whether a stream other than employees has an error row, or a
+        push is refused for sure before it is sent."""
+        return any(change.action == "error" for change in (*self.absences, *self.training)) or any(
+            item.error for item in self.pushes
+        )
 
     @property
     def deactivations(self) -> list[Change]:
@@ -241,6 +252,11 @@ class SyncPlan:
             "absences_unchanged_not_listed": self.absences_unchanged_not_listed
             + sum(1 for c in self.absences if c.action == "unchanged"),
             "pushes": [item.to_dict() for item in self.pushes],
+            "training_planned": self.training_planned,
+            # As absences: unchanged training records are counted, not listed.
+            "training": [c.to_dict() for c in self.training if c.action != "unchanged"],
+            "training_unchanged_not_listed": self.training_unchanged_not_listed
+            + sum(1 for c in self.training if c.action == "unchanged"),
         }
 
     @classmethod
@@ -264,4 +280,7 @@ class SyncPlan:
             absences=[AbsenceChange.from_dict(c) for c in head.get("absences", [])],
             absences_unchanged_not_listed=head.get("absences_unchanged_not_listed", 0),
             pushes=[PushItem.from_dict(item) for item in head.get("pushes", [])],
+            training_planned=head.get("training_planned", False),
+            training=[TrainingChange.from_dict(c) for c in head.get("training", [])],
+            training_unchanged_not_listed=head.get("training_unchanged_not_listed", 0),
         )

@@ -11,6 +11,11 @@ blocked run; the file follows), ``error`` (the file was refused as a whole, or
 the run failed: nothing changed) or ``cancelled``; ``skipped`` when its bytes
 are those of the last completed file of its kind, with no run at all.
 
+A webhook delivery (kind "webhook") takes the same turns, but is an event,
+not a snapshot: it is never skipped for its bytes, its run (trigger
+"webhook") re-reads the records it names (``connections.sync.webhooks``)
+and never deactivates anyone by absence.
+
 Turns: a connection has at most one active run (a database constraint), and
 a file waits while one runs or another file is queued or processing; it is
 never refused. When any run of the connection ends, however it ends, the
@@ -56,6 +61,7 @@ from connections.sync.changes import Action, SyncPlan
 from connections.sync.planner import PlanSettings
 from connections.sync.state import DirectoryState
 from connections.sync.streams import EMPLOYEES, ReadProgress, StreamRead, streams_read_upload
+from connections.sync.webhooks import webhook_read
 from connectors.base import Connector, ConnectorError, RemoteEmployee, Uploadable
 from hrsync.people.models import Person
 from mappings.models import EmployeeMapping
@@ -215,7 +221,10 @@ def inbound_file_process(*, inbound_file_id: int) -> InboundFile:
             return inbound_file
         connection = inbound_file.connection
         busy = InboundFile.objects.filter(connection=connection, status=Status.PROCESSING).exists()
-        last = None if inbound_file.dry_run else _last_completed(inbound_file)
+        # A webhook is an event, not a snapshot: the same delivery later says
+        # the record changed again, so it is never skipped for its bytes.
+        is_webhook = inbound_file.kind == Kind.WEBHOOK
+        last = None if inbound_file.dry_run or is_webhook else _last_completed(inbound_file)
         if not busy and last is not None and last.sha256 == inbound_file.sha256:
             when = timezone.localtime(last.finished_at).strftime("%d %b %Y, %H:%M") if last.finished_at else ""
             inbound_file.status = Status.SKIPPED
@@ -234,7 +243,7 @@ def inbound_file_process(*, inbound_file_id: int) -> InboundFile:
                 connection=connection,
                 scope=SyncRun.Scope.EMPLOYEES if inbound_file.kind == Kind.POSITION else SyncRun.Scope.ALL,
                 dry_run=inbound_file.dry_run,
-                trigger=SyncRun.Trigger.UPLOAD,
+                trigger=SyncRun.Trigger.WEBHOOK if is_webhook else SyncRun.Trigger.UPLOAD,
                 user=inbound_file.uploaded_by,
                 enqueue=False,
             )
@@ -245,7 +254,11 @@ def inbound_file_process(*, inbound_file_id: int) -> InboundFile:
             return inbound_file
         except ConnectionDisabled as exc:
             inbound_file.status = Status.ERROR
-            inbound_file.error = f"{exc} The file was not processed: upload it again once the connection is enabled."
+            inbound_file.error = f"{exc} " + (
+                "The webhook was not processed: the next full sync after the connection is enabled catches up."
+                if is_webhook
+                else "The file was not processed: upload it again once the connection is enabled."
+            )
             inbound_file.finished_at = timezone.now()
             inbound_file.save(update_fields=["status", "error", "finished_at"])
             _contacts_tell_after_commit(inbound_file)
@@ -515,6 +528,10 @@ class UploadRead:
         return self.inbound_file.kind == Kind.POSITION
 
     @property
+    def is_webhook(self) -> bool:
+        return self.inbound_file.kind == Kind.WEBHOOK
+
+    @property
     def position_ids(self) -> list[str]:
         return list(self.inbound_file.counts.get("position_ids", []))
 
@@ -524,8 +541,11 @@ class UploadRead:
         """The plan's settings and records. An employee file: a full
         snapshot; when the connector takes position files too, titles and
         managers are theirs, so the employee file leaves them as they are. A
-        position file: titles and managers only, of people already here."""
+        position file: titles and managers only, of people already here. A
+        webhook: the records it names, never a snapshot."""
         records = dict(records)
+        if self.is_webhook:
+            return replace(settings, full_snapshot=False), records
         if not self.is_positions:
             if Kind.POSITION in getattr(connector, "upload_kinds", ()):
                 settings = replace(settings, provides=settings.provides - POSITION_FIELDS)
@@ -578,6 +598,11 @@ def upload_read(*, run: SyncRun, connector: Connector, progress: ReadProgress) -
     fetching employees). A file refused as a whole has its problems saved on
     the file and raises ConnectorError, which fails the run: nothing changes."""
     inbound_file = InboundFile.objects.get(pk=run.inbound_file_id)
+    if inbound_file.kind == Kind.WEBHOOK:
+        return UploadRead(
+            inbound_file=inbound_file,
+            reads=webhook_read(inbound_file=inbound_file, connector=connector, progress=progress),
+        )
     if not isinstance(connector, Uploadable):
         raise ConnectorError(f"{connector.label} does not take uploaded files.", permanent=True)
     if not inbound_file.content:

@@ -1,6 +1,12 @@
 """plan(): decide what a sync would do, without writing anything.
 
-The rules are DESIGN §5. The planner reads the directory once
+The rules are DESIGN §5, with one between its rules 1 and 2: a record with
+no mapping whose ``person_ref`` is the id of an existing person who is not
+linked to another record of this connection is that person (``link``); a
+``person_ref`` naming nobody, or someone linked elsewhere, falls through to
+the email rule. Fields the connection sends to the source
+(``PlanSettings.pushed``: hrsync owns them) are taken from a record only to
+create a person, never to update one. The planner reads the directory once
 (``directory_state_load``: a fixed number of queries) and then works in
 memory, so a dry run and a real run see exactly the same decisions.
 """
@@ -17,7 +23,9 @@ from typing import Any
 
 from connections.sync.absences import AbsenceState, absences_fingerprint, plan_absences
 from connections.sync.changes import Action, Change, LocationAction, LocationChange, SyncPlan
+from connections.sync.pushes import PeoplePushState, people_pushes_fingerprint, plan_people_pushes
 from connections.sync.state import DirectoryState, PersonRow, normalise_email
+from connections.sync.training import TrainingState, plan_training, training_fingerprint
 from connectors.base import RemoteEmployee, RemoteLocation
 from hrsync.people.models import Person
 from hrsync.people.rules import (
@@ -77,6 +85,12 @@ class PlanSettings:
     #: False for records that say nothing of anyone's status (a position
     #: file gives titles and managers only): each person keeps theirs.
     statuses: bool = True
+    #: Fields hrsync owns and sends to the source (``Pushable.push_fields``):
+    #: taken from a record to create a person, never to update one.
+    pushed: frozenset[str] = frozenset()
+    #: Remote ids the source says it no longer has (``StreamRead.gone``):
+    #: their people are deactivated as if missing from a full snapshot.
+    gone_remote_ids: frozenset[str] = frozenset()
 
 
 def status_key(vendor_status: str) -> str:
@@ -250,7 +264,7 @@ class _EmployeePlanner:
         if "manager" in self.settings.provides:
             for record, change in self.synced:
                 self._plan_manager(record, change)
-        if self.settings.full_snapshot:
+        if self.settings.full_snapshot or self.settings.gone_remote_ids:
             changes.extend(self._plan_leavers(seen))
         return changes
 
@@ -352,6 +366,9 @@ class _EmployeePlanner:
         if mapping is not None and mapping.state == LINKED and mapping.person_id in self.state.people:
             person_id = mapping.person_id
             action = Action.UPDATE
+        elif mapping is None and (ref := self._person_by_ref(record, email)) is not None:
+            person_id = ref
+            action = Action.LINK
         elif email and (match := self.state.people_by_email.get(email)) is not None:
             other = self.state.linked_remote_id_by_person.get(match) or self.held_by_excluded.get(match)
             person = self.state.people[match]
@@ -373,8 +390,8 @@ class _EmployeePlanner:
             person_id = match
             action = Action.LINK
 
-        # A new email must not belong to somebody else.
-        if email and person_id is not None:
+        # A new email must not belong to somebody else (an email hrsync owns is not taken from the record).
+        if email and person_id is not None and "email" not in self.settings.pushed:
             owner = self.state.people_by_email.get(email)
             if owner is not None and owner != person_id:
                 return self._conflict(
@@ -391,6 +408,21 @@ class _EmployeePlanner:
         if access_reason:
             _say_access_reason(change, access_reason, record=record, status=status)
         return change
+
+    def _person_by_ref(self, record: RemoteEmployee, email: str) -> int | None:
+        """The person a record names by our id (``person_ref``), if they exist
+        and are linked to no other record of this connection.
+
+        Not when the record's email is somebody else's: a source may keep
+        its own numbers in the same field, and a number that happens to be
+        a person's id must not link a stranger to them."""
+        ref = record.person_ref.strip()
+        if not ref.isdigit() or (person_id := int(ref)) not in self.state.people:
+            return None
+        if email and self.state.people_by_email.get(email, person_id) != person_id:
+            return None
+        other = self.state.linked_remote_id_by_person.get(person_id) or self.held_by_excluded.get(person_id)
+        return person_id if other in (None, record.remote_id) else None
 
     def _plan_excluded(self, record: RemoteEmployee, change: Change, mapping) -> Change:
         """Rule 9: a record the connection's selection leaves out is skipped.
@@ -607,11 +639,17 @@ class _EmployeePlanner:
                 "but they were not deactivated."
             )
         for name, new in values.items():
+            if name in self.settings.pushed:
+                continue  # hrsync's: sent to the source, never taken from it
             old = getattr(person, name)
             if old != new:
                 change.fields[name] = [_as_json(old), _as_json(new)]
                 change.values[name] = _as_json(new)
-        if (depot_id := self._depot(record, change)) is not None and depot_id != person.depot_id:
+        if (
+            "depot" not in self.settings.pushed
+            and (depot_id := self._depot(record, change)) is not None
+            and depot_id != person.depot_id
+        ):
             change.fields["depot"] = [
                 self.state.depot_names.get(person.depot_id),
                 self.state.depot_names.get(depot_id),
@@ -693,8 +731,10 @@ class _EmployeePlanner:
 
     def _plan_leavers(self, seen: set[str]) -> list[Change]:
         changes = []
+        gone, full = self.settings.gone_remote_ids, self.settings.full_snapshot
         for person_id, remote_id in self.state.linked_remote_id_by_person.items():
-            if remote_id in seen:
+            # Missing from a full snapshot, or said to be gone by a partial read.
+            if remote_id in seen or not (full or remote_id in gone):
                 continue
             person = self.state.people[person_id]
             if person.status in GONE:
@@ -750,13 +790,14 @@ def plan_presence(
 ) -> tuple[list[int], list[int]]:
     """Mappings whose record left the source, and those whose record is back.
 
-    Only a full snapshot says who has left; any source says who is back.
+    Only a full snapshot says who has left, or a source naming the records
+    it no longer has (``gone_remote_ids``); any source says who is back.
     """
     gone, back = [], []
     for remote_id, mapping in state.mappings.items():
         present = remote_id in seen
         if mapping.missing_since_run_id is None:
-            if not present and settings.full_snapshot:
+            if not present and (settings.full_snapshot or remote_id in settings.gone_remote_ids):
                 gone.append(mapping.id)
         elif present:
             back.append(mapping.id)
@@ -769,6 +810,8 @@ def plan(
     state: DirectoryState,
     records: Mapping[str, list[Any] | None],
     absences: AbsenceState | None = None,
+    training: TrainingState | None = None,
+    people_push: PeoplePushState | None = None,
 ) -> SyncPlan:
     """The whole plan for one run. Pure: ``state`` was read beforehand.
 
@@ -776,7 +819,10 @@ def plan(
     (``connections.sync.streams.streams_records``); a stream that is absent
     or None was not read, and the plan leaves what it feeds as it is.
     ``absences``: the absences stream's state (``absence_state_load``),
-    when the run reads that stream.
+    when the run reads that stream; ``training`` likewise for training
+    records (``connections.sync.training``). ``people_push``: what the
+    connection sends back of people's details (``connections.sync.pushes``),
+    when it sends any.
     """
     locations: list[RemoteLocation] | None = records.get("locations")
     employees: list[RemoteEmployee] | None = records.get("employees")
@@ -804,11 +850,26 @@ def plan(
         )
         result.mappings_gone, result.mappings_back = plan_presence(seen=seen, state=state, settings=settings)
         result.source_hash = source_fingerprint(employees)
+    if people_push is not None and employees is not None:
+        people_pushes = plan_people_pushes(
+            push=people_push, directory=state, employee_changes=result.changes, connection_id=settings.connection_id
+        )
+        result.pushes += people_pushes
+        digest = people_pushes_fingerprint(people_pushes)
+        result.source_hash = hashlib.sha256(f"{result.source_hash}:{digest}".encode()).hexdigest()
     if absences is not None:
         result.absence_direction = absences.settings.direction
-        result.absences, result.pushes = plan_absences(
+        result.absences, absence_pushes = plan_absences(
             records=records.get("absences") or [], state=absences, directory=state, employee_changes=result.changes
         )
-        digest = absences_fingerprint(result.absences, result.pushes)
+        result.pushes += absence_pushes
+        digest = absences_fingerprint(result.absences, absence_pushes)
         result.source_hash = hashlib.sha256(f"{result.source_hash}:{digest}".encode()).hexdigest()
+    if training is not None:
+        result.training_planned = True
+        result.training = plan_training(
+            records=records.get("training") or [], state=training, directory=state, employee_changes=result.changes
+        )
+        digest = training_fingerprint(result.training)
+        result.source_hash = hashlib.sha256(f"{result.source_hash}:training:{digest}".encode()).hexdigest()
     return result

@@ -37,16 +37,13 @@ from connections.sync import (
     directory_state_load,
     plan,
 )
-from connections.sync.absences import (
-    absences_apply,
-    absences_push_record,
-    absences_push_send,
-    absences_state_for_run,
-)
+from connections.sync.absences import absences_apply, absences_state_for_run
 from connections.sync.inbound import UploadRead, inbound_run_ended, upload_read
+from connections.sync.pushes import people_push_state_for_run, push_counts_by_stream, pushes_record, pushes_send
 from connections.sync.streams import (
     ABSENCES,
     EMPLOYEES,
+    TRAINING,
     StreamRead,
     scope_streams,
     streams_counted,
@@ -54,7 +51,8 @@ from connections.sync.streams import (
     streams_records,
     streams_report,
 )
-from connectors.base import Connector, ConnectorError, DeltaReadable
+from connections.sync.training import training_apply, training_state_for_run
+from connectors.base import Connector, ConnectorError, DeltaReadable, Pushable
 from hrsync.people.services import people_send_invitations
 
 logger = logging.getLogger(__name__)
@@ -246,6 +244,8 @@ def _plan_settings(
         # What this run read decides, not the connector: a partial read says nothing of who left.
         full_snapshot=employees is not None and employees.full_snapshot,
         include_new=connector.include_new_records,
+        pushed=connector.push_fields if isinstance(connector, Pushable) else frozenset(),
+        gone_remote_ids=employees.gone if employees is not None else frozenset(),
     )
 
 
@@ -301,6 +301,10 @@ def _execute(run: SyncRun) -> None:
         absences=absences_state_for_run(
             connection=connection, connector=connector, read=reads.get(ABSENCES.name), today=today
         ),
+        training=training_state_for_run(
+            connection=connection, connector=connector, read=reads.get(TRAINING.name), today=today
+        ),
+        people_push=people_push_state_for_run(connection=connection, connector=connector, reads=reads),
     )
     if upload is not None:
         upload.planned(the_plan)
@@ -349,14 +353,14 @@ def _execute(run: SyncRun) -> None:
 
 def _send_pushes(run: SyncRun, the_plan: SyncPlan, connector: Connector | None = None) -> None:
     """After the commit: send the plan's pushes and record their outcomes
-    (DESIGN §1). An absence whose push is not sent stays waiting, so a
-    failure here loses nothing: the next run sends it."""
+    (DESIGN §1). A push that is not sent stays due, so a failure here loses
+    nothing: the next run plans it again."""
     if not any(item.outcome == "planned" for item in the_plan.pushes):
         return
     try:
         connector = connector or connection_connector(connection=run.connection)
-        absences_push_send(connection_id=run.connection_id, connector=connector, pushes=the_plan.pushes)
-        absences_push_record(run_id=run.pk, pushes=the_plan.pushes)
+        pushes_send(connection_id=run.connection_id, connector=connector, pushes=the_plan.pushes)
+        pushes_record(run_id=run.pk, pushes=the_plan.pushes)
     except Exception:
         logger.exception("Sync run %s could not send its pushes; the next run sends them.", run.pk)
 
@@ -395,7 +399,10 @@ def _delta_since(run: SyncRun, connector: Connector) -> tuple[dt.datetime | None
 
 def _safeguard_message(connection: Connection, the_plan: SyncPlan) -> str:
     deactivating = len(the_plan.deactivations)
-    if deactivating and not the_plan.records_usable:
+    # A partial read (a webhook's) lists only what it names: listing nobody
+    # is no sign of a broken export, and whom it deactivates it names.
+    full_read = the_plan.streams.get(EMPLOYEES.name, {}).get("full_snapshot", True)
+    if deactivating and not the_plan.records_usable and full_read:
         # A source that suddenly lists nobody usable is almost always a broken
         # export or a failed query, not everyone leaving at once: however few
         # people that is, an admin decides.
@@ -468,6 +475,12 @@ def _apply_and_finish(run: SyncRun, the_plan: SyncPlan, progress: _Progress, *, 
                 connection_id=connection.pk,
                 created_person_by_remote_id=result.created_person_by_remote_id,
             )
+        if the_plan.training_planned:
+            training_apply(
+                changes=the_plan.training,
+                connection_id=connection.pk,
+                created_person_by_remote_id=result.created_person_by_remote_id,
+            )
         _finish(
             run,
             status=_final_status(the_plan),
@@ -505,7 +518,10 @@ def _finish(
         fields: dict[str, Any] = {"error": error, "finished_at": timezone.now()}
         if plan is not None:
             counts = plan.count()
-            plan.streams = streams_counted(report=plan.streams, counts=counts)
+            pushes = push_counts_by_stream(
+                plan.pushes, streams=[ABSENCES.name] if plan.absence_direction == "to_source" else []
+            )
+            plan.streams = streams_counted(report=plan.streams, counts=counts, pushes=pushes)
             # Written in bulk, streamed (connections.reports): a report can be tens of MB.
             sync_run_plan_save(
                 run_id=run.pk, plan=plan, created_person_by_remote_id=created_person_by_remote_id

@@ -1,7 +1,7 @@
 """The streams a run reads: which data of a connection, read through which hook.
 
-A run is made of streams (``locations``, ``employees``, ``absences``;
-training records are a stream too once a connector offers them). Each stream
+A run is made of streams (``locations``, ``employees``, ``absences``,
+``training``). Each stream
 is read through its connector hook, planned by the planner's function of the
 same name (``plan(records={name: records})`` takes each stream's records by
 the stream's name), and applied with the rest of the plan in one transaction.
@@ -65,6 +65,10 @@ class StreamRead:
     #: A full snapshot says who has left; a partial feed (a delta, a
     #: webhook's records) never deactivates anyone by their absence.
     full_snapshot: bool
+    #: Remote ids the source says it no longer has (a webhook's deletion,
+    #: re-read and not found): gone as surely as from a full snapshot,
+    #: however partial the read.
+    gone: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +99,20 @@ EMPLOYEES = Stream(
     changed_hook="fetch_employees_changed",
 )
 ABSENCES = _AbsencesStream(name="absences", label="absences", hook="fetch_absences", full_snapshot=True)
+#: Training records (``TrainingReadable``): read by change in a delta run,
+#: whole otherwise, so a full read removes what the source no longer has.
+TRAINING = Stream(
+    name="training",
+    label="training records",
+    hook="fetch_training",
+    full_snapshot=True,
+    changed_hook="fetch_training_changed",
+)
 
 #: Every stream, in the order a run plans them: employees planned in the same
-#: run see the depots its locations add, and absences the people it adds.
-STREAMS: tuple[Stream, ...] = (LOCATIONS, EMPLOYEES, ABSENCES)
+#: run see the depots its locations add, and absences and training records
+#: the people it adds.
+STREAMS: tuple[Stream, ...] = (LOCATIONS, EMPLOYEES, ABSENCES, TRAINING)
 
 #: Every connector reads employees; the other streams are the ones it lists.
 _ALWAYS_OFFERED = frozenset({EMPLOYEES.name})
@@ -107,6 +121,7 @@ _SCOPE_STREAMS: Mapping[str, frozenset[str]] = {
     SyncRun.Scope.EMPLOYEES: frozenset({EMPLOYEES.name}),
     SyncRun.Scope.LOCATIONS: frozenset({LOCATIONS.name}),
     SyncRun.Scope.ABSENCES: frozenset({ABSENCES.name}),
+    SyncRun.Scope.TRAINING: frozenset({TRAINING.name}),
     SyncRun.Scope.ALL: frozenset(stream.name for stream in STREAMS),
 }
 
@@ -180,14 +195,28 @@ def streams_report(*, reads: Mapping[str, StreamRead]) -> dict[str, dict[str, An
     return {name: {"records": len(read.records), "full_snapshot": read.full_snapshot} for name, read in reads.items()}
 
 
-def streams_counted(*, report: Mapping[str, Mapping[str, Any]], counts: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def streams_counted(
+    *,
+    report: Mapping[str, Mapping[str, Any]],
+    counts: Mapping[str, Any],
+    pushes: Mapping[str, Mapping[str, int]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """``report`` with each stream's share of the plan's counts
-    (``SyncPlan.count()``: the employees' actions, locations' under their name)."""
-    by_stream = {LOCATIONS.name, ABSENCES.name, "pushes"}
+    (``SyncPlan.count()``: the employees' actions, locations' under their name).
+    ``pushes``: each sending stream's push counts, by stream
+    (``connections.sync.pushes.push_counts_by_stream``); without it, the
+    run's pushes are counted under absences (to_source)."""
+    if pushes is None:
+        pushes = {ABSENCES.name: counts["pushes"]} if "pushes" in counts else {}
+    by_stream = {LOCATIONS.name, ABSENCES.name, TRAINING.name, "pushes"}
     shares = {
         LOCATIONS.name: dict(counts.get(LOCATIONS.name, {})),
         EMPLOYEES.name: {key: value for key, value in counts.items() if key not in by_stream},
         # Pulled absences' counts, or (to_source) the pushes'.
-        ABSENCES.name: {**counts.get(ABSENCES.name, {}), **({"pushes": counts["pushes"]} if "pushes" in counts else {})},
+        ABSENCES.name: dict(counts.get(ABSENCES.name, {})),
+        TRAINING.name: dict(counts.get(TRAINING.name, {})),
     }
+    for name, share in pushes.items():
+        if name in shares:
+            shares[name] = {**shares[name], "pushes": dict(share)}
     return {name: {**summary, "counts": shares.get(name, {})} for name, summary in report.items()}

@@ -10,6 +10,7 @@ from django.views.generic.base import ContextMixin
 
 from connections.models import Connection
 from connections.sync.absences import connection_absence_direction
+from connections.sync.training import connection_reads_training
 from connectors.base import Uploadable
 from connectors.registry import connector_class
 from hrsync.access import StaffRequiredMixin
@@ -47,18 +48,26 @@ class ConnectionTabMixin(StaffRequiredMixin, ContextMixin):
 ABSENCES_TAB = ("absences", "Absences", "connections:absences")
 
 
+#: The tab a connector's training stream adds, after Absences (or Depots).
+TRAINING_TAB = ("training", "Training", "connections:training")
+
+
 #: The tab of a connection that receives files, after Runs.
 UPLOADS_TAB = ("uploads", "Uploads", "connections:uploads")
 
 
 def connection_tabs(connection: Connection) -> tuple[tuple[str, str, str], ...]:
     """``TABS`` and those the connection's streams add: Absences when its
-    connector exchanges absences (in either direction), Uploads when it
-    receives files (``Uploadable``)."""
+    connector exchanges absences (in either direction), Training when it
+    reads training records, Uploads when it receives files (``Uploadable``)."""
     tabs = TABS
     if connection_absence_direction(connection=connection):
         at = [slug for slug, _label, _url in tabs].index("depots") + 1
         tabs = (*tabs[:at], ABSENCES_TAB, *tabs[at:])
+    if connection_reads_training(connection=connection):
+        slugs = [slug for slug, _label, _url in tabs]
+        at = slugs.index("absences" if "absences" in slugs else "depots") + 1
+        tabs = (*tabs[:at], TRAINING_TAB, *tabs[at:])
     if connection_takes_uploads(connection):
         at = [slug for slug, _label, _url in tabs].index("runs") + 1
         tabs = (*tabs[:at], UPLOADS_TAB, *tabs[at:])

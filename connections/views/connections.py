@@ -15,6 +15,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -43,6 +44,7 @@ from connections.runs import (
 )
 from connections.summaries import sync_run_counts, sync_run_summary
 from connections.sync.absences import connection_absence_direction
+from connections.sync.training import connection_reads_training
 from connections.views.base import ConnectionTabMixin, connection_takes_uploads
 from connections.views.checks import (
     CheckResultMixin,
@@ -55,6 +57,7 @@ from connections.views.checks import (
 )
 from connections.views.runs import LOCATION_COUNT_LABELS
 from connections.views.uploads import api_key_hand_over, upload_examples
+from connections.views.webhooks import webhook_settings
 from connectors.base import ConnectorPage
 from connectors.registry import connector_class, enabled_kinds
 from hrsync.access import StaffRequiredMixin
@@ -290,6 +293,7 @@ class ConnectionOverviewView(CheckResultMixin, ConnectionTabMixin, TemplateView)
         return super().get_context_data(
             has_locations=has_locations,
             absence_direction=connection_absence_direction(connection=connection),
+            reads_training=connection_reads_training(connection=connection),
             active_run=active,
             progress=_progress(active) if active else None,
             last_run=last,
@@ -407,8 +411,16 @@ class ConnectionSettingsView(CheckResultMixin, ConnectionTabMixin, TemplateView)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         return super().get_context_data(
-            check_seconds=check_seconds(), has_api_key=connection_takes_uploads(self.connection), **kwargs
+            check_seconds=check_seconds(), has_api_key=connection_takes_uploads(self.connection),
+            webhook=webhook_settings(self.connection), **kwargs
         )
+
+    def render_to_response(self, context: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        response = super().render_to_response(context, **kwargs)
+        if context.get("webhook"):
+            # The page holds the webhook address, secret and all: kept out of caches.
+            add_never_cache_headers(response)
+        return response
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         connection = self.connection

@@ -36,6 +36,8 @@ from connections.summaries import SUMMARY_COUNT_KEYS, sync_run_counts, sync_run_
 from connections.sync.changes import Action
 from connections.sync.streams import EMPLOYEES, LOCATIONS
 from connections.views.run_absences import run_absences_context, run_absences_summary
+from connections.views.run_pushes import run_people_pushes_context
+from connections.views.run_training import run_training_context, run_training_summary
 from connections.views.base import ConnectionTabMixin
 from connections.views.run_report import change_rows
 from connectors.registry import connector_class
@@ -87,8 +89,9 @@ def run_duration(run: SyncRun) -> str:
 _ONE_OF = {"conflicts": "conflict", "errors": "error", "warnings": "warning"}
 
 
-def run_counts_summary(run: SyncRun) -> str:
-    """"3 created · 1 updated · locations: 2 new" — only what is not zero."""
+def run_counts_summary(run: SyncRun, *, source: str = "") -> str:
+    """"3 created · 1 updated · locations: 2 new" — only what is not zero.
+    ``source``: the connection's name, which says where pushes go."""
     counts = sync_run_counts(run=run)
     parts = [
         f"{counts[key]} {_ONE_OF.get(key, key) if counts[key] == 1 else key}"
@@ -101,7 +104,8 @@ def run_counts_summary(run: SyncRun) -> str:
     ]
     if location_parts:
         parts.append("locations: " + ", ".join(location_parts))
-    parts += run_absences_summary(counts)
+    parts += run_absences_summary(counts, source=source)
+    parts += run_training_summary(counts)
     if parts:
         return " · ".join(parts)
     if run.status in SyncRun.COMPLETED_STATUSES:
@@ -158,7 +162,7 @@ class RunListView(ConnectionTabMixin, TemplateView):
         page = Paginator(runs.order_by("-created_at", "-id"), self.paginate_by).get_page(params.get("page"))
         for run in page.object_list:
             run.duration_display = run_duration(run)
-            run.counts_summary = run_counts_summary(run)
+            run.counts_summary = run_counts_summary(run, source=self.connection.name)
         return super().get_context_data(
             page=page,
             runs=page.object_list,
@@ -236,7 +240,7 @@ class RunDetailView(ConnectionTabMixin, TemplateView):
             location_counts=_location_counts(counts) if LOCATIONS.name in streams else [],
             duration=run_duration(run),
             read_words=sync_run_read_words(run=run),
-            counts_summary=run_counts_summary(run),
+            counts_summary=run_counts_summary(run, source=self.connection.name),
             deactivates=counts["deactivated"],
             page=page,
             changes=rows,
@@ -248,6 +252,8 @@ class RunDetailView(ConnectionTabMixin, TemplateView):
             query=query,
             locations=head.get("locations") or [],
             **run_absences_context(head=head, counts=counts, dry_run=run.dry_run),
+            **run_people_pushes_context(head=head, dry_run=run.dry_run, source=self.connection.name),
+            **run_training_context(head=head, counts=counts),
             notes=head.get("notes") or [],
             applications=applications,
             can_apply=can_apply,
@@ -263,6 +269,7 @@ WRITING_COUNTS = ("created", "linked", "updated", "deactivated", "reactivated")
 WRITING_STREAM_COUNTS = {
     "locations": ("create", "update"),
     "absences": ("created", "updated", "removed"),
+    "training": ("created", "updated", "removed"),
     "pushes": ("planned",),
 }
 
@@ -291,6 +298,12 @@ def _nothing_to_apply(counts: dict[str, Any]) -> str:
         f"{absences[key]} absence{'' if absences[key] == 1 else 's'} {key}"
         for key in ("unchanged", "skipped")
         if absences.get(key)
+    ]
+    training = counts.get("training") or {}
+    left += [
+        f"{training[key]} training record{'' if training[key] == 1 else 's'} {key}"
+        for key in ("unchanged", "skipped")
+        if training.get(key)
     ]
     if not left:
         return "Nothing to apply: the source sent nothing to change."

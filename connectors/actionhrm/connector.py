@@ -39,7 +39,7 @@ from connectors.base import (
     ConnectorError,
     RemoteEmployee,
     RemoteLocation,
-    iso_date,
+    date_or_problem,
 )
 
 logger = logging.getLogger(__name__)
@@ -339,14 +339,7 @@ def _date(value: Any, name: str, problems: list[str]) -> dt.date | None:
     text = _text(value) if not isinstance(value, dict | list) else repr(value)
     if not text:
         return None
-    parsed = iso_date(text)
-    if parsed is not None:
-        return parsed
-    # Imported here: connectors load before the apps whose models the rules read.
-    from hrsync.people.rules import date_problem
-
-    problems.append(date_problem(label=name, text=text))
-    return None
+    return date_or_problem(text, label=name, problems=problems)
 
 
 

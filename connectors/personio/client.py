@@ -31,7 +31,6 @@ import hashlib
 import itertools
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -40,7 +39,7 @@ from urllib.parse import quote
 import requests
 
 from connectors import http
-from connectors.base import SCRUBBED, ConnectorError
+from connectors.base import ConnectorError, int_or_none
 
 logger = logging.getLogger(__name__)
 
@@ -495,7 +494,7 @@ class PersonioClient:
 
         from hrsync.crypto import encrypt_text
 
-        seconds = _int_or_none(expires_in)
+        seconds = int_or_none(expires_in)
         if seconds is None or seconds <= 0:
             return  # no stated lifetime: this client keeps it, nobody else reuses it
         lifetime = seconds - TOKEN_MARGIN if seconds > 2 * TOKEN_MARGIN else seconds // 2
@@ -526,22 +525,14 @@ class PersonioClient:
 
     def _scrub(self, text: str) -> str:
         """``text`` without the connection's secrets or any token of this client."""
-        text = self._scrub_secrets(text)
-        for secret in sorted({self._client_secret, *self._tokens}, key=len, reverse=True):
-            if secret:
-                text = text.replace(secret, SCRUBBED)
-        return text
+        return http.secrets_scrub(self._scrub_secrets(text), secrets={self._client_secret, *self._tokens})
 
     def _scrubbed(self, exc: ConnectorError) -> ConnectorError:
         message = self._scrub(exc.message)
         return exc if message == exc.message else ConnectorError(message, permanent=exc.permanent, status=exc.status)
 
     def _quoted(self, text: str) -> str:
-        # Scrubbed before it is cut, so no prefix of a secret survives the cut.
-        words = " ".join(re.sub(r"[^\x20-\x7e\u00a0-\uffff]", " ", self._scrub(text)).split())
-        if len(words) > QUOTE_LIMIT:
-            words = words[:QUOTE_LIMIT].rstrip() + "…"
-        return f"“{words}”"
+        return f"“{http.quoted_words(self._scrub(text), limit=QUOTE_LIMIT)}”"
 
     def _error_text(self, response: requests.Response) -> str:
         """Personio's own words in an error body, quoted; "" when it has none."""
@@ -557,16 +548,12 @@ class PersonioClient:
     # -- waiting -----------------------------------------------------------
 
     def _retry_waits(self, status: int, seconds: float) -> None:
-        if status == 429:
-            why = "Personio asked hrsync to slow down (rate limit)."
-        else:
-            why = f"Personio had a server error (HTTP {status}); hrsync will ask again."
-        self._announce(f"Waiting {_seconds(seconds)}: {why}")
+        self._announce(http.retry_wait_sentence(vendor=PERSONIO, status=status, seconds=seconds))
 
     def _limiter_waits(self, seconds: float) -> None:
         if seconds > ANNOUNCE_WAITS_OVER:
             self._announce(
-                f"Waiting {_seconds(seconds)} to stay within Personio's rate limit for employee requests."
+                f"Waiting {http.seconds_phrase(seconds)} to stay within Personio's rate limit for employee requests."
             )
 
     def _announce(self, sentence: str) -> None:
@@ -578,27 +565,9 @@ class PersonioClient:
 # -- value helpers -------------------------------------------------------------
 
 
-def _seconds(seconds: float) -> str:
-    if seconds >= 10 or float(seconds).is_integer():
-        return f"{round(seconds)} s"
-    return f"{seconds:.1f} s"
-
-
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
 def _metadata_int(payload: Mapping[str, Any] | None, name: str, *, default: int | None) -> int | None:
     metadata = (payload or {}).get("metadata")
-    value = _int_or_none(metadata.get(name)) if isinstance(metadata, dict) else None
+    value = int_or_none(metadata.get(name)) if isinstance(metadata, dict) else None
     return default if value is None else value
 
 

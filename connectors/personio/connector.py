@@ -42,6 +42,7 @@ from connectors.base import (
     RemoteAbsence,
     RemoteEmployee,
     RemoteLocation,
+    date_or_problem,
     iso_date,
 )
 from connectors.personio.client import EMPLOYEES_PAGE_LIMIT, PersonioClient
@@ -557,14 +558,7 @@ def _date(value: Any, name: str, problems: list[str]) -> dt.date | None:
     if value is None or value == "":
         return None
     text = str(value).strip() if not isinstance(value, dict | list) else repr(value)
-    parsed = iso_date(text)
-    if parsed is not None:
-        return parsed
-    # Imported here: connectors load before the apps whose models the rules read.
-    from hrsync.people.rules import date_problem
-
-    problems.append(date_problem(label=name, text=text))
-    return None
+    return date_or_problem(text, label=name, problems=problems)
 
 
 def _iso(value: Any) -> dt.date | None:

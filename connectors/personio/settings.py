@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.base import ConnectorError, ConnectorSettings
+from connectors.base import ConnectorSettings, stored_flag_normalise, stored_setting_normalise
 from connectors.http import https_base_url_normalise
 
 DEFAULT_BASE_URL = "https://api.personio.de"
@@ -184,19 +184,6 @@ def _credential_key(key: Any) -> str:
     return str(key).strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def _stored_bool(config: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = config.get(name)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    # The form stores true or false; anything else was written by hand.
-    raise ConnectorError(
-        f"The Personio setting {name} in the connection settings is not yes or no. Save the Settings tab again.",
-        permanent=True,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class PersonioSettings(ConnectorSettings):
     """Where Personio is, how hrsync signs in, and what it reads. The
@@ -223,13 +210,10 @@ class PersonioSettings(ConnectorSettings):
     @classmethod
     def from_stored(cls, *, config: Mapping[str, Any], secrets: Mapping[str, Any]) -> PersonioSettings:
         def stored(name: str, normalise: Any) -> Any:
-            try:
-                return normalise(config.get(name))
-            except ValueError as exc:
-                raise ConnectorError(
-                    f"The Personio setting {name} in the connection settings is not valid: {exc}",
-                    permanent=True,
-                ) from None
+            return stored_setting_normalise(config=config, name=name, normalise=normalise, vendor="Personio")
+
+        def flag(name: str, default: bool) -> bool:
+            return stored_flag_normalise(config=config, name=name, default=default, vendor="Personio")
 
         return cls(
             client_id=str(config.get("client_id") or "").strip(),
@@ -238,9 +222,9 @@ class PersonioSettings(ConnectorSettings):
             partner_id=stored("partner_id", normalise_header_id),
             app_id=stored("app_id", normalise_header_id),
             employee_number_attribute=stored("employee_number_attribute", normalise_attribute_key),
-            include_new=_stored_bool(config, "include_new", True),
-            use_hire_date=_stored_bool(config, "use_hire_date", False),
-            use_last_working_day=_stored_bool(config, "use_last_working_day", False),
+            include_new=flag("include_new", True),
+            use_hire_date=flag("use_hire_date", False),
+            use_last_working_day=flag("use_last_working_day", False),
             absences=stored("absences", normalise_absences),
             absence_days_back=stored(
                 "absence_days_back", lambda value: normalise_days(value, default=DEFAULT_DAYS_BACK)
@@ -248,7 +232,7 @@ class PersonioSettings(ConnectorSettings):
             absence_days_ahead=stored(
                 "absence_days_ahead", lambda value: normalise_days(value, default=DEFAULT_DAYS_AHEAD)
             ),
-            only_approved_absences=_stored_bool(config, "only_approved_absences", False),
+            only_approved_absences=flag("only_approved_absences", False),
             full_sync_at=full_sync_time(stored("full_sync_at", normalise_full_sync_at)),
         )
 

@@ -24,6 +24,7 @@ from connections.runs import ConnectionDisabled, SyncAlreadyRunning, TaskQueueUn
 from connections.sync.absences import FROM_SOURCE, TO_SOURCE, connection_absence_direction
 from hrsync.people import rules
 from hrsync.people.models import Absence, Person
+from hrsync.search import PERSON_SEARCH_FIELDS, words_filter
 from mappings.models import EmployeeMapping
 
 logger = logging.getLogger(__name__)
@@ -256,13 +257,7 @@ def absence_list(
         absences = absences.filter(person=person)
     if not include_removed:
         absences = absences.filter(removed_at__isnull=True)
-    for word in query.split():
-        absences = absences.filter(
-            Q(person__first_name__icontains=word)
-            | Q(person__last_name__icontains=word)
-            | Q(person__email__icontains=word)
-            | Q(type_name__icontains=word)
-        )
+    absences = words_filter(absences, query, fields=(*PERSON_SEARCH_FIELDS, "type_name"))
     return absences.order_by("-start_date", "-id")
 
 

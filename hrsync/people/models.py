@@ -175,3 +175,59 @@ class Absence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} {self.type_name} {self.start_date}–{self.end_date}"
+
+
+class TrainingRecord(models.Model):
+    """A person's course booking or award, as a training system keeps it
+    (the ``training`` stream of a connection whose connector has the
+    ``TrainingReadable`` ability).
+
+    A booking that waits for a decision (a course request) is approved or
+    rejected in hrsync: the decision is sent to the source, and who made it
+    and when is kept here, with the reason when the source refused it.
+    """
+
+    class Kind(models.TextChoices):
+        BOOKING = "booking", "Course booking"
+        AWARD = "award", "Award"
+
+    class Decision(models.TextChoices):
+        NONE = "", "Not decided"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="training_records")
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.CASCADE, related_name="training_records"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    remote_id = models.CharField(max_length=200)
+    #: The course (and its date) or the award, as the source names it.
+    label = models.CharField(max_length=300, blank=True)
+    #: A course's first day, or an award's target date.
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    #: As the source spells it ("Provisional", "Booked", "Completed", "Target").
+    status = models.CharField(max_length=100, blank=True)
+    #: A course request waiting for a decision (the connector says which are).
+    is_request = models.BooleanField(default=False, db_index=True)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    decision = models.CharField(max_length=20, choices=Decision.choices, default=Decision.NONE, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    #: Why the last decision could not be sent (the request stays pending).
+    decision_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-start_date", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "remote_id"], name="training_unique_remote_id"),
+        ]
+        indexes = [models.Index(fields=["person", "start_date"], name="training_person_start")]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.get_kind_display()} {self.label}"

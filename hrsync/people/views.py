@@ -23,6 +23,7 @@ from hrsync.people.absence_views import person_absence_sections
 from hrsync.people.forms import NO_DEPOT, PersonFilterForm, PersonForm
 from hrsync.people.labels import CUSTOM_PREFIX, field_label
 from hrsync.people.models import Depot, Person
+from hrsync.people.training import training_record_list
 from hrsync.search import search_text
 from mappings.models import EmployeeMapping
 
@@ -192,6 +193,7 @@ class PersonDetailView(StaffRequiredMixin, View):
             ),
             "history_runs": services.HISTORY_RUNS,
             **person_absence_sections(person=person),
+            "training_records": list(training_record_list(person=person)),
         }
         return render(request, self.template_name, context)
 

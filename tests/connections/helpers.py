@@ -7,6 +7,15 @@ from connections.runs import sync_run_start
 from connections.sync import runner
 
 
+def linked_person(*, connection, remote_id: str = "E1", first_name: str = "Ada", last_name: str = "Lovelace"):
+    """A person linked to the connection's employee record ``remote_id``."""
+    from tests.factories import EmployeeMappingFactory, PersonFactory
+
+    return EmployeeMappingFactory(
+        connection=connection, remote_id=remote_id, person=PersonFactory(first_name=first_name, last_name=last_name)
+    ).person
+
+
 def run_sync(connection, *, scope: str = "all", dry_run: bool = False) -> SyncRun:
     """Start and execute a run in-process, as the CLI does."""
     run = sync_run_start(connection=connection, scope=scope, dry_run=dry_run, enqueue=False)

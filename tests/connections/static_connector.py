@@ -42,3 +42,16 @@ def employee(remote_id: str, **fields) -> RemoteEmployee:
         "status": "Active",
     }
     return RemoteEmployee(remote_id=remote_id, **{**defaults, **fields})
+
+
+def static_source_install(monkeypatch, cls: type[StaticConnector], **attributes) -> type[StaticConnector]:
+    """Make ``cls`` the connector of kind "static" for one test, its class
+    attributes set afresh: no records, no error, then ``attributes``. The
+    fixture that calls it clears the registry's import cache once done."""
+    from connectors import registry
+
+    monkeypatch.setitem(registry.CONNECTORS, "static", ("Static", f"{cls.__module__}.{cls.__qualname__}"))
+    registry._import_connector.cache_clear()
+    for name, value in {"employees": [], "locations": [], "error": None, **attributes}.items():
+        monkeypatch.setattr(cls, name, value)
+    return cls

@@ -23,7 +23,7 @@ def actionhrm(name: str = "Acme"):
 
 
 def test_an_unknown_kind_lists_the_known_integrations():
-    with pytest.raises(ValidationError, match="Known integrations: actionhrm"):
+    with pytest.raises(ValidationError, match="Known integrations: accessplanit, actionhrm"):
         services.connection_create(kind="nope", name="X")
 
 

@@ -211,6 +211,8 @@ def test_each_kind_card_says_what_that_integration_does(client, settings):
         for name, text in re.findall(r'<strong>(.*?)</strong><span class="small muted">(.*?)</span>', page)
     }
     assert cards == {
+        "accessplanit": "Reads users and companies from accessplanit, can send user details back, and shows "
+        "people's course bookings and awards; accessplanit's webhooks tell hrsync of changes.",
         "ActionHRM": "Reads employees and locations from your ActionHRM account through its API on every sync.",
         "CSV file (SFTP/HTTPS)": "Reads a CSV file of employees from an SFTP server or an HTTPS address on every sync.",
         "Personio": "Reads employees and offices from your Personio account through its API; absences can flow "

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from connectors.base import ColumnMapped, Connector, ConnectorSettings, HostKeyPinning
+import pytest
+
+from connectors.base import (
+    ColumnMapped,
+    Connector,
+    ConnectorError,
+    ConnectorSettings,
+    HostKeyPinning,
+    date_or_problem,
+    int_or_none,
+    scalar_text,
+    stored_flag_normalise,
+    stored_setting_normalise,
+)
 from connectors.csv_file.connector import CsvFileConnector
 
 
@@ -57,3 +71,36 @@ def test_the_csv_file_connector_pins_host_keys_and_maps_columns():
     assert issubclass(CsvFileConnector, HostKeyPinning)
     assert issubclass(CsvFileConnector, ColumnMapped)
     assert "employee_reference" in CsvFileConnector.column_targets
+
+
+def test_a_whole_number_is_read_from_a_number_or_digits_but_never_from_a_yes_or_no():
+    assert [int_or_none(v) for v in (3600, 3600.0, " 42 ", True, 1.5, "ten", None)] == [
+        3600, 3600, 42, None, None, None, None
+    ]
+
+
+def test_a_single_value_is_read_as_stripped_text_and_anything_else_as_nothing():
+    assert [scalar_text(v) for v in (" 7 ", 7, None, False, [1], {"a": 1})] == ["7", "7", "", "", "", ""]
+
+
+def test_a_date_that_is_not_one_is_left_empty_and_said_as_a_problem():
+    problems: list[str] = []
+    assert date_or_problem("1990-02-01T00:00:00", label="DOB", problems=problems) == dt.date(1990, 2, 1)
+    assert date_or_problem("01/02/1990", label="DOB", problems=problems) is None
+    assert len(problems) == 1 and "DOB" in problems[0] and "01/02/1990" in problems[0]
+
+
+def test_a_stored_setting_its_normaliser_refuses_is_a_permanent_error_naming_vendor_and_setting():
+    def refuse(value):
+        raise ValueError("Enter a number.")
+
+    with pytest.raises(ConnectorError) as caught:
+        stored_setting_normalise(config={"days": "x"}, name="days", normalise=refuse, vendor="Acme HR")
+    assert caught.value.permanent
+    assert caught.value.message == (
+        "The Acme HR setting days in the connection settings is not valid: Enter a number."
+    )
+    assert stored_flag_normalise(config={}, name="on", default=True, vendor="Acme HR") is True
+    assert stored_flag_normalise(config={"on": False}, name="on", default=True, vendor="Acme HR") is False
+    with pytest.raises(ConnectorError, match="The Acme HR setting on in the connection settings is not yes or no"):
+        stored_flag_normalise(config={"on": "yes"}, name="on", default=False, vendor="Acme HR")

@@ -467,3 +467,20 @@ def test_unreachable_errors_say_what_went_wrong(exc, why):
     error = http.unreachable_error(exc, url="https://u:p@acme.example.com/x?q=1")
     assert error.message == f"Could not reach acme.example.com: {why}."
     assert error.permanent is False
+
+
+def test_a_retry_wait_reads_as_a_sentence_naming_the_vendor_and_the_reason():
+    assert http.retry_wait_sentence(vendor="Acme HR", status=429, seconds=30) == (
+        "Waiting 30 s: Acme HR asked hrsync to slow down (rate limit)."
+    )
+    assert http.retry_wait_sentence(vendor="Acme HR", status=503, seconds=2.5) == (
+        "Waiting 2.5 s: Acme HR had a server error (HTTP 503); hrsync will ask again."
+    )
+    assert http.seconds_phrase(12.4) == "12 s"
+
+
+def test_a_vendors_words_are_cleaned_and_cut_but_only_after_the_secrets_are_out():
+    text = http.secrets_scrub("refused\x00 key abc123 and abc", secrets={"abc", "abc123", ""})
+    assert text == "refused\x00 key ******** and ********"
+    assert http.quoted_words(text, limit=14) == "refused key **…"
+    assert http.quoted_words("  \x01 ", limit=14) == ""

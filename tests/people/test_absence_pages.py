@@ -269,7 +269,7 @@ def test_the_run_page_shows_a_runs_absence_changes_and_pushes(staff, absence_sou
     assert "New Ada Lovelace Record id E1 Holiday 10 Mar 2026" in pulled_text
     assert "whom this connection does not know" in pulled_text
     assert "Absences sent to Static HR" in sent_text
-    assert "Sent Ada Lovelace Training, 2 Mar 2026 Id there T1" in sent_text
+    assert "Sent Ada Lovelace Training, 2 Mar 2026 Record id T1" in sent_text
 
 
 def test_an_absences_only_run_says_nothing_of_how_employees_were_read(staff, absence_source, ada, hr, capsys):

@@ -9,6 +9,11 @@ from django.core.management.base import CommandError
 from django.db.models import OuterRef, Subquery
 
 from connections.api.auth import connection_api_key_regenerate, connection_kind_has_api_key
+from connections.api.webhooks import (
+    connection_kind_has_webhooks,
+    connection_webhook_secret_regenerate,
+    connection_webhook_url,
+)
 from connections.management.cli import (
     EXIT_FAILED,
     OperatorCommand,
@@ -40,7 +45,9 @@ class Command(OperatorCommand):
         sub = parser.add_subparsers(dest="subcommand", required=True, metavar="{add,list,test,set}")
 
         add = sub.add_parser(
-            "add", help="Create a connection and print its id (and, for one that receives files, its API key, once)."
+            "add",
+            help="Create a connection and print its id (and, for one that receives files, its API key, once; "
+            "for one that receives webhooks, its webhook URL).",
         )
         add.add_argument("--kind", required=True, help="The integration, e.g. actionhrm.")
         add.add_argument("--name", required=True)
@@ -60,6 +67,12 @@ class Command(OperatorCommand):
             "--regenerate-key",
             action="store_true",
             help="Give a connection that receives files a new API key and print it (once); the old key stops working.",
+        )
+        change.add_argument(
+            "--regenerate-webhook-secret",
+            action="store_true",
+            help="Give a connection that receives webhooks a new webhook secret and print its new webhook URL; "
+            "the old URL stops working.",
         )
 
     def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
@@ -81,6 +94,9 @@ class Command(OperatorCommand):
         if key:
             self.stdout.write(f"API key: {key}")
             self.stderr.write("Keep the API key now: it is stored only as a hash and cannot be shown again.")
+        url = getattr(connection, "issued_webhook_url", "")
+        if url:
+            self.stdout.write(f"Webhook URL (paste it into {connection.kind_label}'s webhook settings): {url}")
 
     # -- list ------------------------------------------------------------
 
@@ -137,12 +153,18 @@ class Command(OperatorCommand):
 
     # -- set -------------------------------------------------------------
 
-    def handle_set(self, *, connection: str, values: list[str], regenerate_key: bool, **_: Any) -> None:
-        if not values and not regenerate_key:
-            raise usage_error("Give at least one --set KEY=VALUE, or --regenerate-key.")
+    def handle_set(
+        self, *, connection: str, values: list[str], regenerate_key: bool, regenerate_webhook_secret: bool, **_: Any
+    ) -> None:
+        if not values and not regenerate_key and not regenerate_webhook_secret:
+            raise usage_error("Give at least one --set KEY=VALUE, or --regenerate-key, or --regenerate-webhook-secret.")
         found = find_connection(connection)
         if regenerate_key and not connection_kind_has_api_key(kind=found.kind):
             raise usage_error(f"{found.name} ({found.kind_label}) does not receive files, so it has no API key.")
+        if regenerate_webhook_secret and not connection_kind_has_webhooks(kind=found.kind):
+            raise usage_error(
+                f"{found.name} ({found.kind_label}) does not receive webhooks, so it has no webhook secret."
+            )
         parsed = parse_set_values(values)
         if parsed:
             try:
@@ -157,6 +179,13 @@ class Command(OperatorCommand):
             self.stdout.write(f"API key: {key}")
             self.stderr.write(
                 f"The old API key of {found.name} no longer works. Keep this one: it cannot be shown again."
+            )
+        if regenerate_webhook_secret:
+            connection_webhook_secret_regenerate(connection=found)
+            url = connection_webhook_url(connection=found)
+            self.stdout.write(f"Webhook URL (paste it into {found.kind_label}'s webhook settings): {url}")
+            self.stderr.write(
+                f"The old webhook URL of {found.name} no longer works: paste this one into {found.kind_label}."
             )
 
 

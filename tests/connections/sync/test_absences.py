@@ -18,7 +18,7 @@ from hrsync.people.absences import absence_create, absence_remove
 from hrsync.people.models import Absence
 from mappings.models import EmployeeMapping
 from tests.connections.absence_source import TODAY, absence, absence_source  # noqa: F401 - a fixture
-from tests.connections.helpers import run_sync, table_snapshot
+from tests.connections.helpers import linked_person, run_sync, table_snapshot
 from tests.connections.static_connector import employee
 from tests.factories import ConnectionFactory, EmployeeMappingFactory, PersonFactory
 
@@ -35,9 +35,7 @@ def connection(absence_source):
 
 @pytest.fixture
 def ada(connection):
-    return EmployeeMappingFactory(
-        connection=connection, remote_id="E1", person=PersonFactory(first_name="Ada", last_name="Lovelace")
-    ).person
+    return linked_person(connection=connection)
 
 
 def _rows(connection):

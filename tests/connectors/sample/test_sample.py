@@ -75,7 +75,7 @@ def test_default_roster_is_the_same_on_every_machine(default_roster):
     )
 
 
-PINNED_DEFAULT_FINGERPRINT = "1f5e68927bf1b7f7278be946e14678ad30ac6d0045de48d91d246ef075b8f765"
+PINNED_DEFAULT_FINGERPRINT = "9662f309d1b7bf07a9d7eec81bd5737fa45f1cdac1b12c28c534706f0f48e3cf"
 
 
 def test_blank_config_values_fall_back_to_the_defaults(default_roster):

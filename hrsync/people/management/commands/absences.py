@@ -19,6 +19,7 @@ from connections.management.cli import (
     EXIT_FAILED,
     OperatorCommand,
     find_connection,
+    find_person,
     format_table,
     usage_error,
     validation_message,
@@ -36,7 +37,7 @@ from hrsync.people.absences import (
     absence_send_start,
     absence_where,
 )
-from hrsync.people.models import Absence, Person
+from hrsync.people.models import Absence
 
 #: The keys of ``absences list --json``: a contract for scripts.
 JSON_KEYS = (
@@ -73,7 +74,7 @@ class Command(OperatorCommand):
     # -- add ------------------------------------------------------------------------
 
     def handle_add(self, *, email: str, type_name: str, start: str, end: str, **options: Any) -> None:
-        person = _find_person(email)
+        person = find_person(email)
         try:
             absence = absence_create(
                 person=person,
@@ -99,7 +100,7 @@ class Command(OperatorCommand):
     def handle_list(self, *, connection: str | None, person: str | None, json: bool, **_: Any) -> None:
         absences = absence_list(
             connection=find_connection(connection) if connection else None,
-            person=_find_person(person) if person else None,
+            person=find_person(person) if person else None,
         )
         if json:
             write_json(self.stdout, [_as_json(absence) for absence in absences])
@@ -157,13 +158,6 @@ class Command(OperatorCommand):
         current = absence_list().filter(pk=absence.pk).first()
         if current is not None:
             self.stdout.write(f"{absence_where(current)}.{f' {current.push_error}' if current.push_error else ''}")
-
-
-def _find_person(email: str) -> Person:
-    person = Person.objects.filter(email__iexact=email.strip()).first()
-    if person is None:
-        raise usage_error(f"No person with the email '{email}'.")
-    return person
 
 
 def _date(text: str, name: str) -> dt.date:
