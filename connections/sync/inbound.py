@@ -14,7 +14,11 @@ are those of the last completed file of its kind, with no run at all.
 A webhook delivery (kind "webhook") takes the same turns, but is an event,
 not a snapshot: it is never skipped for its bytes, its run (trigger
 "webhook") re-reads the records it names (``connections.sync.webhooks``)
-and never deactivates anyone by absence.
+and never deactivates anyone by absence. When a delivery's turn comes, the
+connection's other real deliveries waiting in turn before any upload join
+it (up to ``WEBHOOK_BATCH``): one run re-reads what they all name, each
+record once, and every delivery of the batch is settled from that run.
+Uploads never join a batch.
 
 Turns: a connection has at most one active run (a database constraint), and
 a file waits while one runs or another file is queued or processing; it is
@@ -85,6 +89,10 @@ POSITION_FIELDS = frozenset({"job_title", "manager"})
 COMPLETED = (Status.COMPLETE, Status.COMPLETE_WITH_ERRORS)
 #: Per-record results kept on a file; the run's report lists them all.
 MAX_RESULTS = 10_000
+#: Most webhook deliveries one run processes: a bulk change at the source
+#: (hundreds of records edited at once) becomes a few runs, not hundreds, and
+#: each run's re-reads stay bounded; the rest wait for the next turn.
+WEBHOOK_BATCH = 500
 
 #: A run's status → the status of the file it processed.
 _FILE_STATUS_BY_RUN = {
@@ -267,9 +275,41 @@ def inbound_file_process(*, inbound_file_id: int) -> InboundFile:
         inbound_file.status = Status.PROCESSING
         inbound_file.run = run
         inbound_file.save(update_fields=["status", "run"])
+        if is_webhook and not inbound_file.dry_run:
+            _webhook_batch_join(inbound_file=inbound_file, run=run)
     sync_run_execute(run_id=run.pk)
-    inbound_file_settle(inbound_file_id=inbound_file.pk)
+    _run_files_settle(run_id=run.pk)
     return InboundFile.objects.select_related("connection", "run").get(pk=inbound_file.pk)
+
+
+def _webhook_batch_join(*, inbound_file: InboundFile, run: SyncRun) -> int:
+    """The connection's other real webhook deliveries waiting now join the
+    run of ``inbound_file``, oldest first, up to ``WEBHOOK_BATCH`` in all;
+    none received after an upload that waits (the upload's turn comes
+    first). Returns how many joined."""
+    waiting = InboundFile.objects.filter(connection_id=inbound_file.connection_id, status=Status.SCHEDULED)
+    uploads = list(waiting.exclude(kind=Kind.WEBHOOK).only("id", "kind", "received_at"))
+    deliveries = waiting.filter(kind=Kind.WEBHOOK, dry_run=False, received_at__lte=timezone.now()).exclude(
+        pk=inbound_file.pk
+    )
+    if uploads:
+        deliveries = deliveries.filter(received_at__lt=min(_turn(upload) for upload in uploads)[0])
+    # Locked, skipping rows another transaction holds (one being cancelled).
+    joining = list(
+        deliveries.select_for_update(skip_locked=True)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[: WEBHOOK_BATCH - 1]
+    )
+    return InboundFile.objects.filter(pk__in=joining, status=Status.SCHEDULED).update(
+        status=Status.PROCESSING, run=run
+    )
+
+
+def _run_files_settle(*, run_id: int) -> None:
+    """``inbound_file_settle`` for each file the run processed (a webhook
+    batch has several)."""
+    for pk in list(InboundFile.objects.filter(run_id=run_id).order_by("pk").values_list("pk", flat=True)):
+        inbound_file_settle(inbound_file_id=pk)
 
 
 def inbound_file_settle(*, inbound_file_id: int) -> None:
@@ -290,6 +330,10 @@ def inbound_file_settle(*, inbound_file_id: int) -> None:
         if "position_ids" in inbound_file.counts:
             counts["positions"] = len(inbound_file.counts["position_ids"])
             counts["position_ids"] = inbound_file.counts["position_ids"]
+        # A delivery of a batch: the records it named (its results are theirs).
+        named = inbound_file.counts.get("named")
+        if named is not None:
+            counts["named"] = named
         inbound_file.counts = counts
         inbound_file.status = status
         if status == Status.ERROR:
@@ -298,6 +342,12 @@ def inbound_file_settle(*, inbound_file_id: int) -> None:
         else:
             inbound_file.error = "" if status in COMPLETED else run.error
             inbound_file.results = _run_results(run)
+            if named is not None:
+                wanted = set(named)
+                inbound_file.results = [row for row in inbound_file.results if row["employee_id"] in wanted]
+                if status == Status.COMPLETE_WITH_ERRORS and not inbound_file.results:
+                    # The problems were in records other deliveries of the batch named.
+                    inbound_file.status = status = Status.COMPLETE
         if status != Status.BLOCKED:
             inbound_file.finished_at = run.finished_at or timezone.now()
         inbound_file.save(update_fields=["status", "counts", "error", "results", "finished_at"])
@@ -465,7 +515,7 @@ def inbound_run_ended(*, run_id: int) -> None:
     try:
         run = SyncRun.objects.only("id", "connection_id", "inbound_file_id").get(pk=run_id)
         if run.inbound_file_id is not None:
-            inbound_file_settle(inbound_file_id=run.inbound_file_id)
+            _run_files_settle(run_id=run.pk)
         connection_id = run.connection_id
         transaction.on_commit(lambda: inbound_files_dispatch(connection_id=connection_id))
     except Exception:
@@ -522,6 +572,9 @@ class UploadRead:
 
     inbound_file: InboundFile
     reads: dict[str, StreamRead]
+    #: A webhook run: how many deliveries it processes, and the records they name.
+    deliveries: int = 1
+    records_named: int = 0
 
     @property
     def is_positions(self) -> bool:
@@ -568,6 +621,11 @@ class UploadRead:
         )
 
     def planned(self, the_plan: SyncPlan) -> None:
+        if self.is_webhook and self.deliveries > 1:
+            the_plan.notes.append(
+                f"Processed {self.deliveries} webhook deliveries naming {self.records_named} "
+                f"record{'s' if self.records_named != 1 else ''}."
+            )
         if self.is_positions:
             # A position names its holder, which says nothing of whether they
             # are back in the employee file.
@@ -599,9 +657,20 @@ def upload_read(*, run: SyncRun, connector: Connector, progress: ReadProgress) -
     the file and raises ConnectorError, which fails the run: nothing changes."""
     inbound_file = InboundFile.objects.get(pk=run.inbound_file_id)
     if inbound_file.kind == Kind.WEBHOOK:
+        batch = list(InboundFile.objects.filter(run_id=run.pk, kind=Kind.WEBHOOK).order_by("received_at", "pk"))
+        batch = batch or [inbound_file]
+        reads, named = webhook_read(inbound_files=batch, connector=connector, progress=progress)
+        if len(batch) > 1:
+            # Each delivery's results are those of the records it named.
+            for delivery in batch:
+                delivery.counts = {**delivery.counts, "named": sorted(set(named.get(delivery.pk, [])))}
+                InboundFile.objects.filter(pk=delivery.pk).update(counts=delivery.counts)
         return UploadRead(
             inbound_file=inbound_file,
-            reads=webhook_read(inbound_file=inbound_file, connector=connector, progress=progress),
+            reads=reads,
+            deliveries=len(batch),
+            # Each record named was re-read once: found, or gone.
+            records_named=sum(len(read.records) + len(read.gone) for read in reads.values()),
         )
     if not isinstance(connector, Uploadable):
         raise ConnectorError(f"{connector.label} does not take uploaded files.", permanent=True)
@@ -699,7 +768,9 @@ def inbound_file_summary(*, inbound_file: InboundFile) -> dict[str, Any]:
     """``{"upload_id", "connection", "kind", "status", "dry_run", "original_name",
     "size", "sha256", "received_at", "received_from", "finished_at", "run",
     "counts", "results", "error", "purged"}``; datetimes as ISO 8601."""
-    counts = {key: value for key, value in (inbound_file.counts or {}).items() if key != "position_ids"}
+    counts = {
+        key: value for key, value in (inbound_file.counts or {}).items() if key not in ("position_ids", "named")
+    }
     return {
         "upload_id": inbound_file.pk,
         "connection": inbound_file.connection.name,
