@@ -15,6 +15,11 @@ from hrsync.crypto import EncryptedJSONField
 class Connection(models.Model):
     """One HR system an organisation syncs its people directory from."""
 
+    #: Columns a page listing rows that name a connection never reads:
+    #: loading ``secrets`` would decrypt credentials for every row just to
+    #: print a name (``queryset.defer`` them through the relation).
+    NAME_ONLY_DEFERRED = ("secrets", "config", "status_map", "field_map")
+
     kind = models.CharField(max_length=50, choices=kind_choices, validators=[validate_kind])
     name = models.CharField(max_length=200, unique=True)
     #: The connection's name in addresses other systems call (webhooks):

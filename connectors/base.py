@@ -157,12 +157,18 @@ class ConnectorError(Exception):
     429s, 5xx) have already been retried by the time they are raised.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, status: int | None = None, vendor_said: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         #: The HTTP status the vendor answered, when it answered.
         self.status = status
+        #: The vendor's own words about a refused record, quoted and free of
+        #: secrets ("" when it gave none): a row's message says them without
+        #: the request's address, which means nothing to an admin.
+        self.vendor_said = vendor_said
 
     @property
     def refuses_the_record(self) -> bool:

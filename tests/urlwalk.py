@@ -557,7 +557,7 @@ def _add_accessplanit(w: SimpleNamespace, *, api_key: str) -> None:
                      values={"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
                              "person_ref": str(w.person.pk), "location_id": "12"},
                      outcome="rejected",
-                     message="accessplanit refused POST https://127.0.0.1:9/accessplan/api/v2/User (HTTP 400): "
+                     message="accessplanit refused the new user: "
                      "“The request is invalid. MainCompanyID does not exist.”"),
         ],
         training_planned=True,

@@ -199,15 +199,12 @@ def streams_counted(
     *,
     report: Mapping[str, Mapping[str, Any]],
     counts: Mapping[str, Any],
-    pushes: Mapping[str, Mapping[str, int]] | None = None,
+    pushes: Mapping[str, Mapping[str, int]],
 ) -> dict[str, dict[str, Any]]:
     """``report`` with each stream's share of the plan's counts
     (``SyncPlan.count()``: the employees' actions, locations' under their name).
     ``pushes``: each sending stream's push counts, by stream
-    (``connections.sync.pushes.push_counts_by_stream``); without it, the
-    run's pushes are counted under absences (to_source)."""
-    if pushes is None:
-        pushes = {ABSENCES.name: counts["pushes"]} if "pushes" in counts else {}
+    (``connections.sync.pushes.push_counts_by_stream``)."""
     by_stream = {LOCATIONS.name, ABSENCES.name, TRAINING.name, "pushes"}
     shares = {
         LOCATIONS.name: dict(counts.get(LOCATIONS.name, {})),

@@ -316,7 +316,10 @@ class AccessPlanItClient:
                 # A write to one record: that record is not there (any more).
                 said = self._error_text(response) or "accessplanit has no such record"
                 raise ConnectorError(
-                    f"accessplanit refused {method} {where} (HTTP 404): {said}", permanent=True, status=404
+                    f"accessplanit refused {method} {where} (HTTP 404): {said}",
+                    permanent=True,
+                    status=404,
+                    vendor_said=said,
                 )
             raise ConnectorError(_NOT_FOUND.format(where=where), permanent=True, status=404)
         if 400 <= status < 500 and status != 429:
@@ -326,6 +329,7 @@ class AccessPlanItClient:
                 f"accessplanit refused {response.request.method} {where} (HTTP {status}){detail}",
                 permanent=True,
                 status=status,
+                vendor_said=said,
             )
         if not needs_body and status < 300 and not (response.content or b"").strip():
             return {}

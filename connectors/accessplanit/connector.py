@@ -267,7 +267,9 @@ class AccessPlanItConnector(Connector, DeltaReadable, Pushable, TrainingReadable
             return self._push_update(change)
         except ConnectorError as exc:
             if exc.refuses_the_record:
-                return PushResult(change.key, "rejected", message=exc.message)
+                what = "the new user" if change.operation == "create" else "the change"
+                said = exc.vendor_said or f"without saying why (HTTP {exc.status})"
+                return PushResult(change.key, "rejected", message=f"accessplanit refused {what}: {said}")
             if isinstance(exc, AccessPlanItUnreachable) or exc.status in (401, 403):
                 raise  # nothing sent after it would fare better: the run stops sending
             return PushResult(change.key, "failed", message=exc.message)

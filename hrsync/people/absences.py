@@ -37,8 +37,6 @@ YEARS_FROM_TODAY = 5
 LONGEST_DAYS = 2 * 366
 _TYPE_NAME_LENGTH = Absence._meta.get_field("type_name").max_length
 _COMMENT_LENGTH = 2000
-#: Connection columns an absence list never reads.
-_CONNECTION_UNUSED = ("secrets", "config", "status_map", "field_map")
 
 
 def absence_push_connection(*, person: Person) -> Connection | None:
@@ -249,7 +247,7 @@ def absence_list(
     # The connections' names only: loading their secrets would decrypt them per row.
     absences = Absence.objects.select_related("person", "connection", "push_connection").defer(
         "person__custom_fields",
-        *(f"{path}__{name}" for path in ("connection", "push_connection") for name in _CONNECTION_UNUSED),
+        *(f"{path}__{name}" for path in ("connection", "push_connection") for name in Connection.NAME_ONLY_DEFERRED),
     )
     if connection is not None:
         absences = absences.filter(Q(connection=connection) | Q(push_connection=connection))

@@ -15,17 +15,13 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from connections.models import Connection
 from connectors.base import ConnectorError
 from hrsync.people.models import Person, TrainingRecord
 from hrsync.search import PERSON_SEARCH_FIELDS, words_filter
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
-
-    from connections.models import Connection
-
-#: Connection columns a listing never needs: loading secrets would decrypt them per row.
-_CONNECTION_UNUSED = ("secrets", "config", "status_map", "field_map")
 
 
 class TrainingRequestNotPending(ValueError):
@@ -49,7 +45,7 @@ def training_record_list(
     (``pending``), of one ``kind``, and whose person's name or email or
     whose label contains every word of ``query``."""
     records = TrainingRecord.objects.select_related("person", "connection", "decided_by").defer(
-        "person__custom_fields", *(f"connection__{name}" for name in _CONNECTION_UNUSED)
+        "person__custom_fields", *(f"connection__{name}" for name in Connection.NAME_ONLY_DEFERRED)
     )
     if connection is not None:
         records = records.filter(connection=connection)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import ListView
 
+from connections.models import Connection
 from connections.services import connection_custom_field_labels
 from hrsync.access import StaffRequiredMixin
 from hrsync.people import services
@@ -27,13 +28,8 @@ from hrsync.people.training import training_record_list
 from hrsync.search import search_text
 from mappings.models import EmployeeMapping
 
-#: Connection columns never read by these pages: loading ``secrets`` would
-#: decrypt credentials for every row just to print a name.
-_CONNECTION_UNUSED = ("secrets", "config", "status_map", "field_map")
-
-
 def _without_connection_secrets(queryset: QuerySet, path: str) -> QuerySet:
-    return queryset.defer(*(f"{path}__{name}" for name in _CONNECTION_UNUSED))
+    return queryset.defer(*(f"{path}__{name}" for name in Connection.NAME_ONLY_DEFERRED))
 
 
 def search_people(queryset: QuerySet[Person], text: str) -> QuerySet[Person]:

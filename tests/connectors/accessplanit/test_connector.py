@@ -253,6 +253,16 @@ def test_a_user_accessplanit_refuses_is_rejected_with_its_message(mocked):
     assert "MainCompanyID does not exist" in result.message
 
 
+def test_a_refused_user_s_row_says_what_was_refused_without_the_request_s_address(mocked):
+    mocked.get(USER, json={"results": []})
+    mocked.post(USER, status=400, json=fixture("validation_error.json"))
+    mocked.put(f"{USER}/jasmit", status=400)
+    created, updated = list(make(push_users=True).push([create(), update(email="jane@example.com")]))
+    assert created.message.startswith("accessplanit refused the new user: “")
+    assert updated.message == "accessplanit refused the change: without saying why (HTTP 400)"
+    assert BASE not in created.message + updated.message
+
+
 def test_a_server_error_fails_the_one_push_for_the_next_run(mocked):
     mocked.put(f"{USER}/jasmit", status=503)
     (result,) = list(make(push_users=True).push([update(email="jane@example.com")]))
